@@ -1,0 +1,18 @@
+"""pytest configuration shared by the unit tests and the notebook tests (nbval)."""
+
+import os
+
+# Notebook tests run headless and in the quick profile unless told otherwise.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def pytest_collectstart(collector):
+    """Do not compare stderr (progress bars, warnings, cache notices) in notebooks.
+
+    Guarded: only nbval's notebook collectors carry ``skip_compare``, so every
+    other collector (and other plugins) is left alone.
+    """
+    path = getattr(collector, "path", None)
+    if path is not None and str(path).endswith(".ipynb") and hasattr(collector, "skip_compare"):
+        collector.skip_compare = tuple(collector.skip_compare) + ("stderr",)

@@ -1,0 +1,14 @@
+"""Shared code of the course "AI 大模型开发基础" (foundations of large language models).
+
+Each concept has its own module; the README lists them. The most used names
+are re-exported here.
+"""
+
+from .device import enable_determinism, get_device, set_seed
+from .profiles import by_profile, get_profile
+from .progress import progress
+from .vocab import Vocab
+
+__all__ = ["Vocab", "by_profile", "enable_determinism", "get_device", "get_profile",
+           "progress", "set_seed"]
+__version__ = "0.1.0"
