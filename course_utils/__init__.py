@@ -9,6 +9,13 @@ from .profiles import by_profile, get_profile
 from .progress import progress
 from .vocab import Vocab
 
-__all__ = ["Vocab", "by_profile", "enable_determinism", "get_device", "get_profile",
-           "progress", "set_seed"]
+__all__ = [
+    "Vocab",
+    "by_profile",
+    "enable_determinism",
+    "get_device",
+    "get_profile",
+    "progress",
+    "set_seed",
+]
 __version__ = "0.1.0"

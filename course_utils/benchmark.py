@@ -19,10 +19,14 @@ class Timing:
     runs: int
 
 
-def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1, number: int = 1) -> Timing:
+def time_call(
+    fn: Callable[[], object], repeat: int = 5, warmup: int = 1, number: int = 1
+) -> Timing:
     """Median wall time of ``fn()`` over ``repeat`` measurements of ``number`` calls each."""
     if repeat < 1 or number < 1 or warmup < 0:
-        raise ValueError(f"need repeat >= 1, number >= 1, warmup >= 0; got {repeat}, {number}, {warmup}")
+        raise ValueError(
+            f"need repeat >= 1, number >= 1, warmup >= 0; got {repeat}, {number}, {warmup}"
+        )
     for _ in range(warmup):
         fn()
     samples = []
@@ -34,8 +38,13 @@ def time_call(fn: Callable[[], object], repeat: int = 5, warmup: int = 1, number
     return Timing(statistics.median(samples), repeat * number)
 
 
-def compare(candidate: Callable[[], object], reference: Callable[[], object], repeat: int = 5,
-            warmup: int = 1, number: int = 1) -> tuple[float, Timing, Timing]:
+def compare(
+    candidate: Callable[[], object],
+    reference: Callable[[], object],
+    repeat: int = 5,
+    warmup: int = 1,
+    number: int = 1,
+) -> tuple[float, Timing, Timing]:
     """Time ``candidate`` and ``reference`` interleaved; return (speed ratio, cand, ref).
 
     The ratio is reference time / candidate time: 1.0 means equal speed,

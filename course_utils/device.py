@@ -17,14 +17,18 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     if prefer is not None:
         if not isinstance(prefer, str):
-            raise TypeError(f"prefer must be a string such as 'cpu' or 'cuda', got {type(prefer).__name__}")
+            raise TypeError(
+                f"prefer must be a string such as 'cpu' or 'cuda', got {type(prefer).__name__}"
+            )
         name = prefer.lower()
         if name not in ("cpu", "cuda", "mps"):
             raise ValueError(f"prefer must be one of 'cpu', 'cuda', 'mps', got {prefer!r}")
         if name == "cuda" and not torch.cuda.is_available():
             raise ValueError("prefer='cuda' but torch.cuda.is_available() is False on this machine")
         if name == "mps" and not _mps_available():
-            raise ValueError("prefer='mps' but the Apple MPS backend is not available on this machine")
+            raise ValueError(
+                "prefer='mps' but the Apple MPS backend is not available on this machine"
+            )
         return torch.device(name)
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -49,7 +53,7 @@ def set_seed(seed: int = 0, deterministic: bool = True) -> int:
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global RNG that libraries use
     torch.manual_seed(seed)  # also seeds every CUDA device
     if deterministic:
         enable_determinism()

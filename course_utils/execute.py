@@ -27,13 +27,23 @@ def execute_notebook(path: str | Path, profile: str = "default", timeout: int = 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    env_backup = {k: os.environ.get(k) for k in ("COURSE_PROFILE", "PYTHONHASHSEED", "MPLBACKEND",
-                                                 "COURSE_NO_PROGRESS")}
-    os.environ.update(COURSE_PROFILE=profile, PYTHONHASHSEED="0", MPLBACKEND="module://matplotlib_inline.backend_inline")
+    env_backup = {
+        k: os.environ.get(k)
+        for k in ("COURSE_PROFILE", "PYTHONHASHSEED", "MPLBACKEND", "COURSE_NO_PROGRESS")
+    }
+    os.environ.update(
+        COURSE_PROFILE=profile,
+        PYTHONHASHSEED="0",
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
     t0 = time.perf_counter()
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         client.execute()
     finally:
         for k, v in env_backup.items():
@@ -48,7 +58,9 @@ def execute_notebook(path: str | Path, profile: str = "default", timeout: int = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("notebooks", nargs="+", help="notebook files to execute in place")
     parser.add_argument("--profile", default="default", choices=("quick", "default", "gpu"))
     parser.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")

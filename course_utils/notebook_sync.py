@@ -40,7 +40,9 @@ def _cell_source(cell) -> str:
 
 
 def _strip_magics(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
 
 
 def _dump(node: ast.AST) -> str:
@@ -67,27 +69,60 @@ def check_notebook(nb_path: str | Path) -> list[SyncedDefinition]:
     results = []
     for index, module_name, src in marked_cells(nb_path):
         tree = ast.parse(_strip_magics(src))
-        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+        defs = [
+            n
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        ]
         if not defs:
-            results.append(SyncedDefinition(str(nb_path), index, module_name, "<none>", False,
-                                            "marked cell defines no function or class"))
+            results.append(
+                SyncedDefinition(
+                    str(nb_path),
+                    index,
+                    module_name,
+                    "<none>",
+                    False,
+                    "marked cell defines no function or class",
+                )
+            )
             continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            results.append(SyncedDefinition(str(nb_path), index, module_name, "<module>", False, str(exc)))
+            results.append(
+                SyncedDefinition(str(nb_path), index, module_name, "<module>", False, str(exc))
+            )
             continue
         pkg_tree = ast.parse(inspect.getsource(module))
-        pkg_defs = {n.name: n for n in pkg_tree.body
-                    if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+        pkg_defs = {
+            n.name: n
+            for n in pkg_tree.body
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
         for node in defs:
             ref = pkg_defs.get(node.name)
             if ref is None:
-                results.append(SyncedDefinition(str(nb_path), index, module_name, node.name, False,
-                                                f"{module_name} has no top-level {node.name}"))
+                results.append(
+                    SyncedDefinition(
+                        str(nb_path),
+                        index,
+                        module_name,
+                        node.name,
+                        False,
+                        f"{module_name} has no top-level {node.name}",
+                    )
+                )
             elif _dump(node) != _dump(ref):
-                results.append(SyncedDefinition(str(nb_path), index, module_name, node.name, False,
-                                                "the notebook's definition differs from the package's"))
+                results.append(
+                    SyncedDefinition(
+                        str(nb_path),
+                        index,
+                        module_name,
+                        node.name,
+                        False,
+                        "the notebook's definition differs from the package's",
+                    )
+                )
             else:
                 results.append(SyncedDefinition(str(nb_path), index, module_name, node.name, True))
     return results

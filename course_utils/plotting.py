@@ -18,14 +18,37 @@ from matplotlib import font_manager
 
 # Family names as fonts report them, in order of preference.
 CJK_FONT_NAMES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei",
-    "PingFang SC", "Heiti SC", "STHeiti", "Hiragino Sans GB", "Arial Unicode MS",
-    "Noto Sans CJK JP", "Noto Sans CJK TC",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "STHeiti",
+    "Hiragino Sans GB",
+    "Arial Unicode MS",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
 )
 # Substrings of font file names that hold those families.
-_CJK_FILE_HINTS = ("wqy", "notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans",
-                   "simhei", "msyh", "pingfang", "stheiti", "hiragino", "arialuni", "droidsansfallback")
+_CJK_FILE_HINTS = (
+    "wqy",
+    "notosanscjk",
+    "notoserifcjk",
+    "notosanssc",
+    "sourcehansans",
+    "simhei",
+    "msyh",
+    "pingfang",
+    "stheiti",
+    "hiragino",
+    "arialuni",
+    "droidsansfallback",
+)
 INSTALL_HINT = (
     "No CJK font found, so Chinese labels would render as boxes. Install one:\n"
     "  Debian/Ubuntu (AutoDL): apt-get install -y fonts-wqy-microhei   (or fonts-noto-cjk)\n"
@@ -91,16 +114,34 @@ def _axes(ax):
     return ax
 
 
-def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None,
-            ax=None, title: str | None = None, cmap: str = "viridis", annotate: bool | str = False,
-            xlabel: str | None = None, ylabel: str | None = None, colorbar: bool = True, **imshow_kw):
-    """A labelled heatmap of a 2-D array or tensor. ``annotate`` may be a format string such as ".2f"."""
+def heatmap(
+    matrix,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    ax=None,
+    title: str | None = None,
+    cmap: str = "viridis",
+    annotate: bool | str = False,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    colorbar: bool = True,
+    **imshow_kw,
+):
+    """A labelled heatmap of a 2-D array or tensor.
+
+    ``annotate`` may be a format string such as ".2f".
+    """
     m = np.asarray(matrix.detach().cpu() if hasattr(matrix, "detach") else matrix, dtype=float)
     if m.ndim != 2:
         raise ValueError(f"heatmap expects a 2-D matrix, got shape {m.shape}")
-    for name, labels, n in (("row_labels", row_labels, m.shape[0]), ("col_labels", col_labels, m.shape[1])):
+    for name, labels, n in (
+        ("row_labels", row_labels, m.shape[0]),
+        ("col_labels", col_labels, m.shape[1]),
+    ):
         if labels is not None and len(labels) != n:
-            raise ValueError(f"{name} has {len(labels)} labels but the matrix has {n} along that axis")
+            raise ValueError(
+                f"{name} has {len(labels)} labels but the matrix has {n} along that axis"
+            )
     ax = _axes(ax)
     im = ax.imshow(m, cmap=cmap, aspect="auto", **imshow_kw)
     if row_labels is not None:
@@ -112,8 +153,15 @@ def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequenc
         mid = (np.nanmax(m) + np.nanmin(m)) / 2
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=8,
-                        color="white" if m[i, j] < mid else "black")
+                ax.text(
+                    j,
+                    i,
+                    format(m[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if m[i, j] < mid else "black",
+                )
     if title:
         ax.set_title(title)
     if xlabel:
@@ -125,8 +173,15 @@ def heatmap(matrix, row_labels: Sequence[str] | None = None, col_labels: Sequenc
     return ax
 
 
-def scatter_2d(points, labels: Sequence[str] | None = None, ax=None, colors=None,
-               title: str | None = None, fontsize: int = 9, **scatter_kw):
+def scatter_2d(
+    points,
+    labels: Sequence[str] | None = None,
+    ax=None,
+    colors=None,
+    title: str | None = None,
+    fontsize: int = 9,
+    **scatter_kw,
+):
     """Scatter 2-D points (e.g. PCA/t-SNE of embeddings) with a text label beside each."""
     p = np.asarray(points.detach().cpu() if hasattr(points, "detach") else points, dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
@@ -137,14 +192,24 @@ def scatter_2d(points, labels: Sequence[str] | None = None, ax=None, colors=None
     ax.scatter(p[:, 0], p[:, 1], c=colors, s=scatter_kw.pop("s", 18), **scatter_kw)
     if labels is not None:
         for (x, y), text in zip(p, labels):
-            ax.annotate(str(text), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=fontsize)
+            ax.annotate(
+                str(text), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=fontsize
+            )
     if title:
         ax.set_title(title)
     return ax
 
 
-def loss_curve(losses, ax=None, label: str | None = None, smooth: int = 0, title: str | None = None,
-               xlabel: str = "step", ylabel: str = "loss", logy: bool = False):
+def loss_curve(
+    losses,
+    ax=None,
+    label: str | None = None,
+    smooth: int = 0,
+    title: str | None = None,
+    xlabel: str = "step",
+    ylabel: str = "loss",
+    logy: bool = False,
+):
     """Plot a loss curve; ``smooth`` > 1 adds a moving average over that many steps."""
     y = np.asarray(losses, dtype=float)
     if y.ndim != 1 or len(y) == 0:
@@ -153,8 +218,12 @@ def loss_curve(losses, ax=None, label: str | None = None, smooth: int = 0, title
     line = ax.plot(y, alpha=0.35 if smooth > 1 else 1.0, label=None if smooth > 1 else label)[0]
     if smooth > 1 and len(y) >= smooth:
         kernel = np.ones(smooth) / smooth
-        ax.plot(np.arange(smooth - 1, len(y)), np.convolve(y, kernel, mode="valid"),
-                color=line.get_color(), label=label)
+        ax.plot(
+            np.arange(smooth - 1, len(y)),
+            np.convolve(y, kernel, mode="valid"),
+            color=line.get_color(),
+            label=label,
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:

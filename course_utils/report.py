@@ -6,6 +6,7 @@ import importlib
 import os
 import platform
 import sys
+from importlib import metadata
 
 import torch
 
@@ -29,12 +30,21 @@ PACKAGES = (
 )
 
 
-def _version(import_name: str) -> str | None:
+def _version(import_name: str, pip_name: str) -> str | None:
     try:
-        mod = importlib.import_module(import_name)
+        importlib.import_module(import_name)
     except Exception:
         return None
-    return getattr(mod, "__version__", "installed")
+    try:
+        return metadata.version(pip_name)
+    except metadata.PackageNotFoundError:
+        return "installed"
+
+
+def _short_path(path: str) -> str:
+    """The interpreter's path with the home folder written as ~ (no user names in outputs)."""
+    home = os.path.expanduser("~")
+    return "~" + path[len(home) :] if home not in ("", "/") and path.startswith(home) else path
 
 
 def report(file=None) -> list[str]:
@@ -45,8 +55,8 @@ def report(file=None) -> list[str]:
     def line(label: str, value: str) -> None:
         print(f"{label:<28} {value}", file=out)
 
-    line("Python", f"{platform.python_version()} ({sys.executable})")
-    if sys.version_info < (3, 10):
+    line("Python", f"{platform.python_version()} ({_short_path(sys.executable)})")
+    if sys.version_info < (3, 10):  # noqa: UP036 -- report() must say so, not crash
         problems.append("Python >= 3.10 is needed. Fix: conda env create -f environment.yml")
     line("PyTorch", torch.__version__)
     cuda_build = torch.version.cuda or "none (CPU build)"
@@ -56,13 +66,18 @@ def report(file=None) -> list[str]:
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
-            line(f"  GPU {i}", f"{props.name}, {props.total_memory / 2**30:.1f} GiB, "
-                 f"compute capability {props.major}.{props.minor}")
+            line(
+                f"  GPU {i}",
+                f"{props.name}, {props.total_memory / 2**30:.1f} GiB, "
+                f"compute capability {props.major}.{props.minor}",
+            )
         line("  bf16 supported", str(torch.cuda.is_bf16_supported()))
     else:
         line("  GPU", "none: the course runs on the CPU (profile 'default' or 'quick')")
         if torch.version.cuda and os.path.exists("/proc/driver/nvidia"):
-            problems.append("torch has CUDA but sees no GPU: check `nvidia-smi`, then restart the kernel")
+            problems.append(
+                "torch has CUDA but sees no GPU: check `nvidia-smi`, then restart the kernel"
+            )
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         line("  Apple MPS", "available")
@@ -70,7 +85,7 @@ def report(file=None) -> list[str]:
     line("Run profile", f"{get_profile()} (set COURSE_PROFILE=quick|default|gpu to override)")
 
     for import_name, pip_name, why in PACKAGES:
-        v = _version(import_name)
+        v = _version(import_name, pip_name)
         line(f"  {pip_name}", v if v else f"MISSING ({why})")
         if v is None:
             problems.append(f"{pip_name} is missing ({why}). Fix: pip install {pip_name}")

@@ -66,7 +66,9 @@ def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., 
 
 
 def _not_attempted(title: str) -> CheckResult:
-    msg = f"[not attempted yet] {title}: replace the NotImplementedError with your code, then re-run."
+    msg = (
+        f"[not attempted yet] {title}: replace the NotImplementedError with your code, then re-run."
+    )
     print(msg)
     return CheckResult(title, False, False, msg)
 
@@ -85,30 +87,38 @@ def _fmt(x) -> str:
     return np.array2string(arr, precision=4, threshold=12, separator=", ")
 
 
-def expect_close(actual, expected, what: str, rtol: float = 1e-4, atol: float = 1e-6,
-                 hint: str | None = None) -> None:
+def expect_close(
+    actual, expected, what: str, rtol: float = 1e-4, atol: float = 1e-6, hint: str | None = None
+) -> None:
     """Fail unless ``actual`` is numerically close to ``expected`` (scalars or arrays)."""
     a = np.asarray(actual.detach().cpu() if hasattr(actual, "detach") else actual)
     e = np.asarray(expected.detach().cpu() if hasattr(expected, "detach") else expected)
     if a.shape != e.shape:
-        raise CheckFailed(f"{what}: expected shape {e.shape}, got {a.shape}"
-                          + (f". Hint: {hint}" if hint else ""))
+        raise CheckFailed(
+            f"{what}: expected shape {e.shape}, got {a.shape}" + (f". Hint: {hint}" if hint else "")
+        )
     try:
         ok = np.allclose(a.astype(float), e.astype(float), rtol=rtol, atol=atol)
     except (TypeError, ValueError) as exc:
         raise CheckFailed(f"{what}: expected numbers, got {a.dtype} ({exc})") from None
     if not ok:
-        raise CheckFailed(f"{what}: expected {_fmt(e)}, got {_fmt(a)}" + (f". Hint: {hint}" if hint else ""))
+        raise CheckFailed(
+            f"{what}: expected {_fmt(e)}, got {_fmt(a)}" + (f". Hint: {hint}" if hint else "")
+        )
 
 
 def expect_equal(actual, expected, what: str, hint: str | None = None) -> None:
     if actual != expected:
-        raise CheckFailed(f"{what}: expected {expected!r}, got {actual!r}" + (f". Hint: {hint}" if hint else ""))
+        raise CheckFailed(
+            f"{what}: expected {expected!r}, got {actual!r}" + (f". Hint: {hint}" if hint else "")
+        )
 
 
 def expect_type(value, types, what: str) -> None:
     if not isinstance(value, types):
-        names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        names = (
+            types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        )
         raise CheckFailed(f"{what}: expected {names}, got {type(value).__name__}")
 
 

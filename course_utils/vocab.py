@@ -27,8 +27,10 @@ class Vocab:
         unk_token: str | None = UNK,
     ) -> None:
         if isinstance(sentences, str):
-            raise TypeError("sentences must be an iterable of token sequences, not one string; "
-                            "wrap it as [list(text)] for characters or [text.split()] for words")
+            raise TypeError(
+                "sentences must be an iterable of token sequences, not one string; "
+                "wrap it as [list(text)] for characters or [text.split()] for words"
+            )
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
         if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
@@ -63,8 +65,10 @@ class Vocab:
         if token in self.stoi:
             return self.stoi[token]
         if self.unk_token is None:
-            raise KeyError(f"token {token!r} is not in the vocabulary (size {len(self)}) "
-                           "and this Vocab has no <unk> token")
+            raise KeyError(
+                f"token {token!r} is not in the vocabulary (size {len(self)}) "
+                "and this Vocab has no <unk> token"
+            )
         return self.stoi[self.unk_token]
 
     @property
