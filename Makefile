@@ -2,6 +2,8 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 PORT ?= 8888
+# Jupyter refuses to run as root unless told to (AutoDL and Docker images run as root).
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 NB ?=
 # Notebook tests: strict nbval (outputs compared), quick profile, this Python env.
 NBVAL := $(PYTHON) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
@@ -24,7 +26,7 @@ install-test: install  ## Install the test-only tools as well
 	@$(PYTHON) -c "import nbval, pytest" || { echo "install of test tools failed"; exit 1; }
 
 lab: install  ## Install what is missing, then open the course in JupyterLab
-	$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT)
+	$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
 
 test: install-test  ## Install what is missing, then run every test (unit, ruff, notebooks)
 	$(PYTHON) -m ruff check .
