@@ -150,18 +150,12 @@ def heatmap(
         ax.set_xticks(range(m.shape[1]), labels=list(col_labels))
     if annotate:
         fmt = annotate if isinstance(annotate, str) else ".2f"
-        mid = (np.nanmax(m) + np.nanmin(m)) / 2
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(
-                    j,
-                    i,
-                    format(m[i, j], fmt),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if m[i, j] < mid else "black",
-                )
+                r, g, b, _ = im.cmap(im.norm(m[i, j]))
+                luminance = 0.299 * r + 0.587 * g + 0.114 * b  # dark cell -> white text
+                ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=8,
+                        color="white" if luminance < 0.5 else "black")
     if title:
         ax.set_title(title)
     if xlabel:

@@ -60,3 +60,14 @@ def test_missing_font_warns_with_install_command(monkeypatch):
     monkeypatch.setattr(plotting, "_warned", False)
     with pytest.warns(UserWarning, match="apt-get install -y fonts-wqy-microhei"):
         assert plotting.setup_cjk_font() is None
+
+
+def test_annotation_text_contrasts_with_its_cell():
+    for cmap in ("viridis", "Blues"):
+        ax = plotting.heatmap(np.array([[0.0, 1.0]]), annotate=".1f", cmap=cmap, colorbar=False)
+        colors = {t.get_text(): t.get_color() for t in ax.texts}
+        if cmap == "Blues":  # light at low values, dark at high
+            assert colors == {"0.0": "black", "1.0": "white"}
+        else:  # viridis: dark at low values, light at high
+            assert colors == {"0.0": "white", "1.0": "black"}
+        plt.close("all")
