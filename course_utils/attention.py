@@ -2,20 +2,34 @@
 
 Shapes are batch first. A ``mask`` holds True (or 1) where attention is
 allowed and False (0) where it is not; it must broadcast to the scores'
-shape ``(..., seq_q, seq_k)``.
+shape ``(..., seq_q, seq_k)``. A query whose row of the mask is all False
+attends to nothing: its weights and its output are zero, never NaN.
+
+Besides ``attention`` and ``MultiHeadedAttention`` (reused unchanged by the
+Transformer, BERT and GPT chapters), the module holds the masks
+(``causal_mask``, ``padding_mask``), the backward pass derived by hand
+(``attention_backward``, ``AttentionWithManualBackward``), a copy into
+PyTorch's ``nn.MultiheadAttention`` (``to_torch_mha``), and a meter for the
+memory that tensors take during a call (``peak_tensor_memory``).
 """
 
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 
-def attention(query, key, value, mask=None, dropout=None):
-    """Compute softmax(Q K^T / sqrt(d_k)) V; return (output, attention weights)."""
+def check_attention_inputs(query, key, value, mask=None):
+    """Raise a clear TypeError/ValueError, naming the shapes, unless attention can run."""
+    for name, t in (("query", query), ("key", key), ("value", value), ("mask", mask)):
+        if not (t is None and name == "mask") and not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
         raise ValueError(f"query, key, value need at least 2 dims (..., seq, d); got shapes "
                          f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
@@ -23,22 +37,31 @@ def attention(query, key, value, mask=None, dropout=None):
         raise ValueError(f"query and key must share their last dim d_k; got {tuple(query.shape)} "
                          f"and {tuple(key.shape)}")
     if key.size(-2) != value.size(-2):
-        raise ValueError(f"key and value must have the same sequence length; got {tuple(key.shape)} "
-                         f"and {tuple(value.shape)}")
+        raise ValueError(f"key and value must have the same sequence length; got "
+                         f"{tuple(key.shape)} and {tuple(value.shape)}")
+    if mask is not None:
+        try:
+            batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2])
+            scores_shape = (*batch, query.size(-2), key.size(-2))
+            torch.broadcast_shapes(mask.shape, scores_shape)
+        except RuntimeError:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} cannot broadcast to the scores' "
+                             f"shape (..., seq_q, seq_k) of query {tuple(query.shape)} and key "
+                             f"{tuple(key.shape)}") from None
+
+
+def attention(query, key, value, mask=None, dropout=None):
+    """Compute softmax(Q K^T / sqrt(d_k)) V; return (output, attention weights)."""
+    check_attention_inputs(query, key, value, mask)
     d_k = query.size(-1)
     scores = torch.matmul(query, key.transpose(-2, -1)) / math.sqrt(d_k)  # (..., seq_q, seq_k)
     if mask is not None:
-        try:
-            torch.broadcast_shapes(mask.shape, scores.shape)
-        except RuntimeError:
-            raise ValueError(f"mask of shape {tuple(mask.shape)} cannot broadcast to the scores' "
-                             f"shape {tuple(scores.shape)} (..., seq_q, seq_k)") from None
         scores = scores.masked_fill(mask == 0, float("-inf"))
-    p_attn = scores.softmax(dim=-1)
+    p_attn = scores.softmax(dim=-1)  # (..., seq_q, seq_k), each row sums to 1
     if mask is not None:
-        # A fully masked row has no allowed key: softmax of all -inf is NaN.
-        # Such a row attends to nothing, so its weights (and output) are zero.
-        p_attn = p_attn.nan_to_num(0.0)
+        # A fully masked row has no allowed key: the softmax of all -inf is 0/0 = NaN.
+        # Such a query attends to nothing, so its weights (and its output) are set to zero.
+        p_attn = p_attn.masked_fill(~(mask != 0).any(dim=-1, keepdim=True), 0.0)
     if dropout is not None:
         p_attn = dropout(p_attn)
     return torch.matmul(p_attn, value), p_attn  # (..., seq_q, d_v), (..., seq_q, seq_k)
@@ -54,7 +77,8 @@ class MultiHeadedAttention(nn.Module):
     def __init__(self, h: int, d_model: int, dropout: float = 0.1, bias: bool = True):
         super().__init__()
         if d_model % h != 0:
-            raise ValueError(f"d_model ({d_model}) must be divisible by the number of heads h ({h})")
+            raise ValueError(f"d_model ({d_model}) must be divisible by the number of heads "
+                             f"h ({h})")
         self.d_k = d_model // h
         self.h = h
         self.linears = nn.ModuleList([nn.Linear(d_model, d_model, bias=bias) for _ in range(4)])
@@ -72,13 +96,152 @@ class MultiHeadedAttention(nn.Module):
             lin(x).view(nbatches, -1, self.h, self.d_k).transpose(1, 2)
             for lin, x in zip(self.linears, (query, key, value))
         ]
-        # 2) attention on all heads at once
+        # 2) attention on all heads at once: x (batch, h, seq_q, d_k), attn (batch, h, seq_q, seq_k)
         x, self.attn = attention(query, key, value, mask=mask, dropout=self.dropout)
         # 3) concatenate the heads: (batch, seq, h * d_k), then W_O
         x = x.transpose(1, 2).contiguous().view(nbatches, -1, self.h * self.d_k)
         return self.linears[-1](x)
 
 
+def causal_mask(size: int) -> torch.Tensor:
+    """(size, size) boolean mask: query i may attend to keys j <= i (no peeking at the future)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    return torch.tril(torch.ones(size, size, dtype=torch.bool))
+
+
+def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """(batch, 1, max_len) boolean mask: True on the first ``lengths[b]`` positions (real tokens).
+
+    The middle axis of size 1 broadcasts over the queries: every query may look at
+    every real key and at no padding key.
+    """
+    lengths = torch.as_tensor(lengths)
+    if lengths.dim() != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths must be a 1-D sequence of ints, got {lengths.dtype} of shape "
+                        f"{tuple(lengths.shape)}")
+    if len(lengths) and lengths.min() < 0:
+        raise ValueError(f"lengths must be >= 0, got {lengths.tolist()}")
+    longest = int(lengths.max()) if len(lengths) else 0
+    max_len = longest if max_len is None else max_len
+    if max_len < longest:
+        raise ValueError(f"max_len ({max_len}) is shorter than the longest sequence ({longest})")
+    return (torch.arange(max_len)[None, :] < lengths[:, None]).unsqueeze(1)  # (batch, 1, max_len)
+
+
+def attention_backward(query, key, value, p_attn, grad_output):
+    """Gradients (dQ, dK, dV) of attention without dropout, given the weights P and dL/dO.
+
+    O = P V with P = softmax(S) row by row and S = Q K^T / sqrt(d_k), so
+    dV = P^T dO;  dP = dO V^T;  dS = P * (dP - rowsum(dP * P));
+    dQ = dS K / sqrt(d_k);  dK = dS^T Q / sqrt(d_k).
+    Masked keys have P = 0, so they get dS = 0: the mask needs no special case.
+    """
+    scale = 1.0 / math.sqrt(query.size(-1))
+    grad_value = torch.matmul(p_attn.transpose(-2, -1), grad_output)  # (..., seq_k, d_v)
+    grad_p = torch.matmul(grad_output, value.transpose(-2, -1))  # (..., seq_q, seq_k)
+    # the softmax Jacobian diag(p) - p p^T, applied row by row: (..., seq_q, seq_k)
+    grad_scores = p_attn * (grad_p - (grad_p * p_attn).sum(dim=-1, keepdim=True))
+    grad_query = torch.matmul(grad_scores, key) * scale  # (..., seq_q, d_k)
+    grad_key = torch.matmul(grad_scores.transpose(-2, -1), query) * scale  # (..., seq_k, d_k)
+    return grad_query, grad_key, grad_value
+
+
+class AttentionWithManualBackward(torch.autograd.Function):
+    """``attention`` (no dropout) whose backward is ``attention_backward``, not autograd's.
+
+    Use ``AttentionWithManualBackward.apply(query, key, value, mask)``; it returns the output only.
+    """
+
+    @staticmethod
+    def forward(ctx, query, key, value, mask=None):
+        output, p_attn = attention(query, key, value, mask=mask)
+        ctx.save_for_backward(query, key, value, p_attn)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        query, key, value, p_attn = ctx.saved_tensors
+        grads = attention_backward(query, key, value, p_attn, grad_output)  # (dQ, dK, dV)
+        return *grads, None
+
+
+def to_torch_mha(mha: MultiHeadedAttention) -> nn.MultiheadAttention:
+    """An ``nn.MultiheadAttention`` (batch_first) holding copies of ``mha``'s weights.
+
+    PyTorch stacks W_Q, W_K, W_V into one ``in_proj_weight`` of shape (3 d_model, d_model).
+    """
+    # Duck-typed, so that a notebook's own copy of the class works too.
+    if not all(hasattr(mha, name) for name in ("linears", "h", "d_k", "dropout")):
+        raise TypeError(f"expected a MultiHeadedAttention (with .linears, .h, .d_k, .dropout), "
+                        f"got {type(mha).__name__}")
+    d_model = mha.h * mha.d_k
+    w = mha.linears[0].weight
+    bias = mha.linears[0].bias is not None
+    ref = nn.MultiheadAttention(d_model, mha.h, dropout=mha.dropout.p, bias=bias, batch_first=True,
+                                device=w.device, dtype=w.dtype)
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.cat([lin.weight for lin in mha.linears[:3]]))
+        ref.out_proj.weight.copy_(mha.linears[3].weight)
+        if bias:
+            ref.in_proj_bias.copy_(torch.cat([lin.bias for lin in mha.linears[:3]]))
+            ref.out_proj.bias.copy_(mha.linears[3].bias)
+    return ref.train(mha.training)
+
+
 def sdpa_reference(query, key, value, mask=None):
     """PyTorch's fused attention with the course's mask convention (True = keep)."""
-    return F.scaled_dot_product_attention(query, key, value, attn_mask=None if mask is None else mask.bool())
+    attn_mask = None if mask is None else mask.bool()
+    return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask)
+
+
+class _TensorMemoryMeter(TorchDispatchMode):
+    """Counts the bytes of the storages that torch ops create while it is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.live = {}  # storage data_ptr -> [bytes, tensors referring to it]
+        self.current = 0
+        self.peak = 0
+
+    def _release(self, ptr):
+        entry = self.live.get(ptr)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self.current -= entry[0]
+                del self.live[ptr]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        outs = out if isinstance(out, tuple | list) else (out,)
+        for t in outs:
+            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
+                continue
+            storage = t.untyped_storage()
+            ptr = storage.data_ptr()
+            if ptr == 0:
+                continue
+            if ptr in self.live:
+                self.live[ptr][1] += 1
+            else:
+                self.live[ptr] = [storage.nbytes(), 1]
+                self.current += storage.nbytes()
+                self.peak = max(self.peak, self.current)
+            weakref.finalize(t, self._release, ptr)
+        return out
+
+
+def peak_tensor_memory(fn: Callable[[], object]) -> tuple[object, int]:
+    """Run ``fn()``; return (its result, the peak bytes of tensors created during the call).
+
+    Inputs that exist before the call are not counted. Buffers a fused kernel uses
+    internally are not tensors and are not counted either (they are small blocks).
+    Works on any device; on CUDA, ``torch.cuda.max_memory_allocated`` is the allocator's view.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}")
+    meter = _TensorMemoryMeter()
+    with meter:
+        result = fn()
+    return result, meter.peak

@@ -1,0 +1,70 @@
+"""Unit tests for course_utils.cooccurrence (counts, PPMI, truncated SVD, neighbours)."""
+
+import numpy as np
+import pytest
+
+from course_utils.cooccurrence import (
+    cooccurrence_matrix,
+    cosine_similarity_matrix,
+    nearest_neighbours,
+    ppmi,
+    truncated_svd,
+)
+
+SENTS = [["我", "爱", "北京"], ["我", "爱", "上海"], ["他", "去", "北京"], ["他", "去", "上海"]]
+VOCAB = ["我", "爱", "北京", "上海", "他", "去"]
+
+
+def test_counts_by_hand():
+    m = cooccurrence_matrix(SENTS, VOCAB, window=1).toarray()
+    i = {w: k for k, w in enumerate(VOCAB)}
+    assert m[i["我"], i["爱"]] == 2 and m[i["爱"], i["我"]] == 2
+    assert m[i["爱"], i["北京"]] == 1 and m[i["我"], i["北京"]] == 0
+    assert (m == m.T).all() and np.trace(m) == 0
+    m2 = cooccurrence_matrix(SENTS, VOCAB, window=2).toarray()
+    assert m2[i["我"], i["北京"]] == 1
+    # out-of-vocabulary words are dropped before windows are taken
+    m3 = cooccurrence_matrix([["我", "的", "爱"]], VOCAB, window=1).toarray()
+    assert m3[i["我"], i["爱"]] == 1
+
+
+def test_ppmi_by_hand():
+    counts = np.array([[0, 2, 1], [2, 0, 1], [1, 1, 0]], dtype=float)
+    got = ppmi(counts, smoothing=1.0).toarray()
+    total = counts.sum()
+    p = counts / total
+    pi = counts.sum(1) / total
+    want = np.maximum(0, np.log(np.where(p > 0, p, 1) / np.outer(pi, pi)))
+    want[p == 0] = 0
+    assert np.allclose(got, want)
+    assert (got >= 0).all()
+
+
+def test_svd_and_neighbours_group_similar_words():
+    m = ppmi(cooccurrence_matrix(SENTS, VOCAB, window=1))
+    vecs, ratio = truncated_svd(m, k=3, seed=0)
+    assert vecs.shape == (6, 3) and ratio.shape == (3,)
+    assert (ratio > 0).all() and ratio.sum() <= 1 + 1e-9
+    nn = nearest_neighbours(m.toarray(), VOCAB, "北京", k=2)
+    assert nn[0][0] == "上海" and nn[0][1] == pytest.approx(1.0)
+    sims = cosine_similarity_matrix(m)
+    assert np.allclose(np.diag(sims), 1.0) and np.allclose(sims, sims.T)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="window"):
+        cooccurrence_matrix(SENTS, VOCAB, window=0)
+    with pytest.raises(TypeError, match="list of tokens"):
+        cooccurrence_matrix(["我爱北京"], VOCAB)
+    with pytest.raises(ValueError, match="repeated"):
+        cooccurrence_matrix(SENTS, ["我", "我"])
+    with pytest.raises(ValueError, match="square"):
+        ppmi(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="all zeros"):
+        ppmi(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="k must be"):
+        truncated_svd(np.eye(4), k=4)
+    with pytest.raises(KeyError, match="not in the vocabulary"):
+        nearest_neighbours(np.eye(6), VOCAB, "香蕉")
+    with pytest.raises(ValueError, match="one row per word"):
+        nearest_neighbours(np.eye(5), VOCAB, "我")

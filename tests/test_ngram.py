@@ -1,0 +1,114 @@
+"""Unit tests for course_utils.ngram (the character bigram model)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from course_utils.ngram import CharBigramModel, split_texts
+
+TEXTS = ["床前明月光", "疑是地上霜", "举头望明月", "低头思故乡", "明月几时有"]
+
+
+def test_probabilities_match_hand_counts():
+    m = CharBigramModel(alpha=0.5).fit(TEXTS)
+    v = m.vocab_size
+    assert v == len(set("".join(TEXTS))) + 2  # characters + <unk> + <eos>
+    # 明 is followed by 月 three times, and 明 occurs 3 times as a context
+    assert m.count("明", "月") == 3
+    assert m.prob("明", "月") == pytest.approx((3 + 0.5) / (3 + 0.5 * v))
+    assert m.prob("明", "光") == pytest.approx(0.5 / (3 + 0.5 * v))  # an unseen pair
+    assert m.prob("<bos>", "明") == pytest.approx((1 + 0.5) / (5 + 0.5 * v))
+    assert m.count("月", "<eos>") == 1
+
+
+def test_distribution_sums_to_one_and_top_choice():
+    m = CharBigramModel(alpha=0.1).fit(TEXTS)
+    for ctx in ["明", "<bos>", "没见过"[0]]:
+        p = m.next_distribution(ctx)
+        assert p.shape == (len(m.itos),)
+        assert p.sum() == pytest.approx(1.0)
+        assert p[0] == 0.0  # <bos> is never predicted
+    assert m.most_likely_next("明", 1)[0][0] == "月"
+
+
+def test_cross_entropy_by_hand_and_against_uniform():
+    m = CharBigramModel(alpha=0.1).fit(TEXTS)
+    text = "明月光"
+    expected = -(math.log(m.prob("<bos>", "明")) + math.log(m.prob("明", "月"))
+                 + math.log(m.prob("月", "光"))) / 3
+    assert m.cross_entropy([text]) == pytest.approx(expected)
+    assert m.cross_entropy(TEXTS) < m.uniform_cross_entropy()
+    assert m.uniform_cross_entropy() == pytest.approx(math.log(m.vocab_size))
+
+
+def test_unknown_characters_get_unk_probability():
+    m = CharBigramModel(alpha=0.1).fit(TEXTS)
+    ce = m.cross_entropy(["猫狗"])
+    assert math.isfinite(ce) and ce > 0
+    assert m.prob("明", "猫") == m.prob("明", "<unk>")
+
+
+def test_larger_alpha_flattens():
+    sharp = CharBigramModel(alpha=0.01).fit(TEXTS)
+    flat = CharBigramModel(alpha=100.0).fit(TEXTS)
+    assert sharp.prob("明", "月") > flat.prob("明", "月")
+    assert flat.cross_entropy(TEXTS) == pytest.approx(flat.uniform_cross_entropy(), abs=0.1)
+
+
+def test_generate_is_deterministic_and_sized():
+    m = CharBigramModel(alpha=0.01).fit(TEXTS * 5)
+    a = m.generate(30, seed=1, prefix="明")
+    assert a == m.generate(30, seed=1, prefix="明")
+    assert a.startswith("明") and len(a) == 31
+    assert "<" not in a  # no special token leaks into the text
+    greedy = m.generate(2, seed=0, prefix="明", top_k=1)
+    assert greedy == "明月光" or greedy.startswith("明月")
+    assert m.generate(0, prefix="床") == "床"
+
+
+def test_split_texts_is_deterministic_and_disjoint():
+    texts = [f"line{i}" for i in range(100)]
+    tr, va = split_texts(texts, valid_fraction=0.2, seed=3)
+    assert len(va) == 20 and len(tr) == 80
+    assert sorted(tr + va) == sorted(texts)
+    assert (tr, va) == split_texts(texts, valid_fraction=0.2, seed=3)
+    assert va == sorted(va, key=texts.index)  # original order kept
+    assert split_texts(texts, 0.2, seed=4)[1] != va
+
+
+def test_real_corpus_beats_uniform():
+    from course_utils.corpora import people_daily_text
+
+    tr, va = split_texts(people_daily_text(limit=2000), valid_fraction=0.1, seed=0)
+    m = CharBigramModel().fit(tr)
+    assert m.cross_entropy(va) < m.uniform_cross_entropy() - 1.5
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    ("床前明月光", TypeError, "list of strings"),
+    ([["床", "前"]], TypeError, "plain string"),
+    ([""], ValueError, "non-empty"),
+])
+def test_fit_rejects_bad_input(bad, exc, match):
+    with pytest.raises(exc, match=match):
+        CharBigramModel().fit(bad)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="positive"):
+        CharBigramModel(alpha=0)
+    with pytest.raises(TypeError, match="number"):
+        CharBigramModel(alpha="0.1")
+    with pytest.raises(RuntimeError, match="fit"):
+        CharBigramModel().cross_entropy(["a"])
+    m = CharBigramModel().fit(TEXTS)
+    with pytest.raises(ValueError, match="n_chars"):
+        m.generate(-1)
+    with pytest.raises(ValueError, match="top_k"):
+        m.generate(3, top_k=0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        split_texts(TEXTS, valid_fraction=1.5)
+    with pytest.raises(ValueError, match="at least 2"):
+        split_texts(["one"])
+    assert np.isfinite(m.cross_entropy(["", "明月"]))
