@@ -237,7 +237,10 @@ def peak_tensor_memory(fn: Callable[[], object]) -> tuple[object, int]:
 
     Inputs that exist before the call are not counted. Buffers a fused kernel uses
     internally are not tensors and are not counted either (they are small blocks).
-    Works on any device; on CUDA, ``torch.cuda.max_memory_allocated`` is the allocator's view.
+    The count comes from the tensors themselves, so it works the same on any device.
+    It does not ask the CUDA caching allocator: ``torch.cuda.max_memory_allocated``
+    (after ``torch.cuda.reset_peak_memory_stats``) gives the allocator's view, which also
+    counts workspaces and rounds allocations up to its block sizes.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}")
