@@ -52,10 +52,12 @@ def cooccurrence_matrix(sentences: Sequence[Sequence[str]], vocab: Sequence[str]
 
 
 def ppmi(counts, smoothing: float = 0.75) -> sparse.csr_matrix:
-    """Positive PMI: max(0, log P(i, j) / (P(i) P(j))) of a co-occurrence matrix.
+    """Positive PMI: max(0, log[P(i, j) / (P(i) P_s(j))]) of a co-occurrence matrix.
 
-    ``smoothing`` raises the context counts to that power (0.75, as word2vec
-    does), which keeps rare context words from getting huge scores.
+    ``P_s(j) = count(j)**s / sum_k count(k)**s`` with ``s = smoothing``: the
+    context counts are raised to that power (0.75, as word2vec does), which
+    keeps rare context words from getting huge scores. ``smoothing=1`` gives
+    plain PPMI.
     """
     m = sparse.csr_matrix(counts, dtype=np.float64)
     if m.shape[0] != m.shape[1]:
@@ -78,9 +80,14 @@ def ppmi(counts, smoothing: float = 0.75) -> sparse.csr_matrix:
 
 
 def truncated_svd(matrix, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Compress rows to ``k`` dimensions: returns (vectors (V, k), explained variance ratio (k,)).
+    """Compress rows to ``k`` dimensions: returns (vectors (V, k), share kept (k,)).
 
     The vectors are U * S of the truncated SVD (scikit-learn's randomized solver).
+    ``share[i] = s_i**2 / ||M||_F**2`` is the part of the matrix's squared
+    Frobenius norm (the sum of all its squared entries) that component i keeps,
+    so ``share.sum()`` is how much of M the k dimensions reconstruct. (The SVD is
+    not centred, so scikit-learn's ``explained_variance_ratio_``, which uses
+    column-centred variances, would not measure this.)
     """
     from sklearn.decomposition import TruncatedSVD
 
@@ -88,9 +95,15 @@ def truncated_svd(matrix, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n_features:
         raise ValueError(f"k must be an int in [1, {n_features}) for a matrix of shape "
                          f"{matrix.shape}, got {k!r}")
+    if sparse.issparse(matrix):
+        total = float(matrix.multiply(matrix).sum())  # ||M||_F^2
+    else:
+        total = float(np.square(np.asarray(matrix, dtype=np.float64)).sum())
+    if total == 0:
+        raise ValueError("the matrix is all zeros; there is nothing to compress")
     svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=7, random_state=seed)
     vectors = svd.fit_transform(matrix)
-    return vectors, svd.explained_variance_ratio_
+    return vectors, svd.singular_values_**2 / total
 
 
 def cosine_similarity_matrix(vectors) -> np.ndarray:

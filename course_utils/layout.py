@@ -96,7 +96,8 @@ def fit_layout(target, dims: int = 2, steps: int = 500, lr: float = 0.05, seed: 
         result.stress_history.append(stress(x, d))
         if step == steps:
             break
-        # the gradient of a sum over ~n^2/2 pairs scales with n; divide so lr does not depend on n
+        # stress is divided by a sum over ~n^2/2 pairs, but each point's gradient sums only its
+        # n - 1 pairs, so it shrinks like 1/n; multiply by n so lr does not depend on n
         x = x - lr * len(d) * stress_gradient(x, d)
     result.positions = x
     return result

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from course_utils.cooccurrence import (
     cooccurrence_matrix,
@@ -49,6 +50,18 @@ def test_svd_and_neighbours_group_similar_words():
     assert nn[0][0] == "上海" and nn[0][1] == pytest.approx(1.0)
     sims = cosine_similarity_matrix(m)
     assert np.allclose(np.diag(sims), 1.0) and np.allclose(sims, sims.T)
+
+
+def test_svd_share_is_the_part_of_the_squared_norm_kept():
+    rng = np.random.default_rng(0)
+    m = rng.random((8, 6)) + 1.0  # all positive: far from centred
+    _, share = truncated_svd(m, k=3, seed=0)
+    s = np.linalg.svd(m, compute_uv=False)
+    assert np.allclose(share, s[:3] ** 2 / (m**2).sum())
+    _, share_sparse = truncated_svd(sparse.csr_matrix(m), k=3, seed=0)
+    assert np.allclose(share_sparse, share)
+    with pytest.raises(ValueError, match="all zeros"):
+        truncated_svd(np.zeros((4, 4)), k=2)
 
 
 def test_bad_input():

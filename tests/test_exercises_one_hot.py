@@ -9,7 +9,10 @@ from course_utils.selfcheck import CheckFailed
 
 
 def one_hot_matrix(ids, vocab_size):
-    return np.eye(vocab_size)[np.asarray(ids)]
+    ids = np.asarray(ids)
+    out = np.zeros((len(ids), vocab_size))
+    out[np.arange(len(ids)), ids] = 1
+    return out
 
 
 def lookup(q, ids):
@@ -43,6 +46,14 @@ def test_lookup_rejects_columns_and_whole_q():
         check_lookup(lambda q, ids: q[:, ids].T)
     with pytest.raises(CheckFailed, match="one row of Q per id"):
         check_lookup(lambda q, ids: q)
+
+
+def test_lookup_rejects_a_matmul():
+    with pytest.raises(CheckFailed, match=r"0 \* inf = NaN.*one_hot @ Q"):
+        check_lookup(lambda q, ids: one_hot_matrix(ids, len(q)) @ q)
+    with pytest.raises(CheckFailed, match="NaN"):
+        check_lookup(lambda q, ids: torch.nn.functional.one_hot(torch.tensor(ids), len(q)).double()
+                     @ torch.as_tensor(q))
 
 
 def test_bag_of_words_rejects_presence():

@@ -37,9 +37,13 @@ def check_lookup(fn):
     rng = np.random.default_rng(0)
     q = rng.normal(size=(6, 3))
     ids = [4, 1, 4]
-    want = np.eye(6)[ids] @ q  # (3, 3) one-hot @ Q
+    # rows never looked up hold inf: a lookup never reads them, but one_hot @ Q
+    # multiplies them by 0, and 0 * inf = NaN gives the matmul away
+    q[[0, 2, 3, 5]] = np.inf
+    want = q[ids]  # (3, 3) the rows of Q
     try:
-        answer = fn(q.copy(), ids)
+        with np.errstate(invalid="ignore"):
+            answer = fn(q.copy(), ids)
     except IndexError as exc:
         raise CheckFailed(f"lookup(Q, [4, 1, 4]) with Q of shape (6, 3) raised IndexError ({exc}). "
                           "Hint: Q[ids] (rows), not Q[:, ids] (columns)") from None
@@ -49,6 +53,11 @@ def check_lookup(fn):
                           "return one row of Q per id. Hint: Q[ids]")
     expect(got.shape == want.shape, f"lookup(Q, [4, 1, 4]) with Q of shape (6, 3): "
            f"expected shape {want.shape}, got {got.shape}")
+    if np.isnan(got).any():
+        raise CheckFailed("your answer holds NaN. The check puts inf in the rows of Q that are "
+                          "never looked up: an index never touches them, but a matmul multiplies "
+                          "them by the one-hot zeros, and 0 * inf = NaN. So your answer multiplies "
+                          "(one_hot @ Q). Hint: index the rows instead, Q[ids]")
     expect_close(got, want, "lookup(Q, [4, 1, 4])", hint="row t of the answer is Q[ids[t]]")
     return "indexing gives the same rows as one_hot @ Q, without multiplying by zeros"
 
