@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 MARKER = re.compile(r"^#\|\s*same-as:\s*(course_utils(?:\.\w+)+)\s*$")
 
 
@@ -66,63 +67,30 @@ def marked_cells(nb_path: str | Path) -> list[tuple[int, str, str]]:
 
 def check_notebook(nb_path: str | Path) -> list[SyncedDefinition]:
     """Compare every definition in marked cells with the package's version."""
-    results = []
+    results: list[SyncedDefinition] = []
     for index, module_name, src in marked_cells(nb_path):
+
+        def add(name: str, same: bool, reason: str = "") -> None:
+            results.append(SyncedDefinition(str(nb_path), index, module_name, name, same, reason))  # noqa: B023
+
         tree = ast.parse(_strip_magics(src))
-        defs = [
-            n
-            for n in tree.body
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        ]
+        defs = [n for n in tree.body if isinstance(n, _DEFINITIONS)]
         if not defs:
-            results.append(
-                SyncedDefinition(
-                    str(nb_path),
-                    index,
-                    module_name,
-                    "<none>",
-                    False,
-                    "marked cell defines no function or class",
-                )
-            )
+            add("<none>", False, "marked cell defines no function or class")
             continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            results.append(
-                SyncedDefinition(str(nb_path), index, module_name, "<module>", False, str(exc))
-            )
+            add("<module>", False, str(exc))
             continue
-        pkg_tree = ast.parse(inspect.getsource(module))
-        pkg_defs = {
-            n.name: n
-            for n in pkg_tree.body
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        }
+        pkg_defs = {n.name: n for n in ast.parse(inspect.getsource(module)).body
+                    if isinstance(n, _DEFINITIONS)}
         for node in defs:
             ref = pkg_defs.get(node.name)
             if ref is None:
-                results.append(
-                    SyncedDefinition(
-                        str(nb_path),
-                        index,
-                        module_name,
-                        node.name,
-                        False,
-                        f"{module_name} has no top-level {node.name}",
-                    )
-                )
+                add(node.name, False, f"{module_name} has no top-level {node.name}")
             elif _dump(node) != _dump(ref):
-                results.append(
-                    SyncedDefinition(
-                        str(nb_path),
-                        index,
-                        module_name,
-                        node.name,
-                        False,
-                        "the notebook's definition differs from the package's",
-                    )
-                )
+                add(node.name, False, "the notebook's definition differs from the package's")
             else:
-                results.append(SyncedDefinition(str(nb_path), index, module_name, node.name, True))
+                add(node.name, True)
     return results
