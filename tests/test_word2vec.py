@@ -1,0 +1,275 @@
+"""Unit tests for course_utils.word2vec (kept small: the whole file runs in seconds)."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import word2vec as w2v
+from course_utils.word2vec import (
+    NegativeSampler,
+    OOVError,
+    Word2VecConfig,
+    Word2VecCorpus,
+    cbow_windows,
+    check_in_vocab,
+    evaluate_analogies,
+    evaluate_similarity,
+    evaluation_path,
+    keep_probabilities,
+    nearest_neighbours,
+    noise_distribution,
+    random_baseline,
+    read_analogies,
+    read_similarity_pairs,
+    sgns_grads,
+    sgns_loss,
+    similar_spellings,
+    skipgram_pairs,
+    to_keyed_vectors,
+    train_gensim_word2vec,
+    train_word2vec,
+)
+
+
+def topic_corpus(n_sentences=600, seed=0):
+    """Sentences drawn from one of three disjoint topics: words of a topic co-occur."""
+    rng = np.random.default_rng(seed)
+    topics = [[f"{name}{i}" for i in range(8)] for name in ("fruit", "car", "city")]
+    return [list(rng.choice(topics[s % 3], size=10)) for s in range(n_sentences)], topics
+
+
+def topic_margin(kv, topics):
+    """Mean cosine within topics minus mean cosine across topics."""
+    within, across = [], []
+    for t, words in enumerate(topics):
+        for other_t, others in enumerate(topics):
+            for a in words[:4]:
+                for b in others[4:]:
+                    (within if t == other_t else across).append(kv.similarity(a, b))
+    return float(np.mean(within) - np.mean(across))
+
+
+# --- corpus pipeline ---------------------------------------------------------
+
+def test_keep_probabilities_formula_and_sample_zero():
+    counts = np.array([900, 90, 9, 1])
+    keep = keep_probabilities(counts, sample=0.01)
+    f = counts / counts.sum()
+    expected = np.minimum(1, (np.sqrt(f / 0.01) + 1) * 0.01 / f)
+    assert np.allclose(keep, expected)
+    assert keep[0] < keep[1] <= keep[2] == 1.0
+    assert np.all(keep_probabilities(counts, sample=0) == 1)
+
+
+@pytest.mark.parametrize("counts", [[], [1, 0, 3], [[1, 2]]])
+def test_keep_probabilities_bad_counts(counts):
+    with pytest.raises(ValueError, match="positive word counts"):
+        keep_probabilities(counts)
+
+
+def test_skipgram_pairs_respects_window_and_sentences():
+    ids = np.array([0, 1, 2, 3, 4])
+    sent = np.array([0, 0, 0, 1, 1])
+    centers, contexts = skipgram_pairs(ids, sent, window=1, rng=np.random.default_rng(0))
+    pairs = sorted(zip(centers.tolist(), contexts.tolist()))
+    assert pairs == [(0, 1), (1, 0), (1, 2), (2, 1), (3, 4), (4, 3)]  # no pair crosses 2 -> 3
+
+
+def test_skipgram_pairs_dynamic_window_distances():
+    n, c = 50_000, 4
+    centers, contexts = skipgram_pairs(np.arange(n), np.zeros(n, dtype=np.int64), c,
+                                       np.random.default_rng(0))
+    measured = np.bincount(np.abs(contexts - centers), minlength=c + 1)[1:] / (2 * n)
+    assert np.allclose(measured, (c - np.arange(c)) / c, atol=0.02)
+    with pytest.raises(ValueError, match="window"):
+        skipgram_pairs(np.arange(3), np.zeros(3, dtype=np.int64), 0, np.random.default_rng(0))
+
+
+def test_cbow_windows_padding_and_boundaries():
+    ids = np.array([10, 11, 12, 13])
+    sent = np.array([0, 0, 1, 1])
+    centers, ctx = cbow_windows(ids, sent, window=2, rng=np.random.default_rng(0))
+    assert ctx.shape == (len(centers), 4)
+    for c, row in zip(centers.tolist(), ctx.tolist()):
+        real = {x for x in row if x >= 0}
+        assert c not in real and real  # a center is never its own context, and has one
+        same_sentence = {10, 11} if c in (10, 11) else {12, 13}
+        assert real <= same_sentence
+
+
+def test_noise_distribution_and_sampler():
+    counts = np.array([900, 90, 9, 1])
+    p = noise_distribution(counts)
+    assert np.isclose(p.sum(), 1) and p[-1] > counts[-1] / counts.sum()
+    draws = NegativeSampler(p, seed=0, table_size=100_000).sample(200_000)
+    assert np.allclose(np.bincount(draws, minlength=4) / len(draws), p, atol=0.005)
+    with pytest.raises(ValueError, match="probability vector"):
+        NegativeSampler(np.array([0.5, 0.2]))
+    with pytest.raises(ValueError, match="not all zero"):
+        noise_distribution([0, 0])
+
+
+def test_corpus_drops_rare_words_and_rejects_bad_input():
+    corpus = Word2VecCorpus([["a", "b", "a"], ["a", "c"]], min_count=2)
+    assert corpus.words == ["a"] and corpus.ids.tolist() == [0, 0, 0]
+    assert corpus.sentence_ids.tolist() == [0, 0, 1] and corpus.n_raw_tokens == 5
+    with pytest.raises(ValueError, match="empty"):
+        Word2VecCorpus([])
+    with pytest.raises(TypeError, match="not one string"):
+        Word2VecCorpus("一个字符串")
+    with pytest.raises(ValueError, match="min_count"):
+        Word2VecCorpus([["a", "b"]], min_count=5)
+
+
+@pytest.mark.parametrize("kwargs", [{"sg": 2}, {"window": 0}, {"negative": 1.5}, {"alpha": 0}])
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ValueError):
+        Word2VecConfig(**kwargs)
+
+
+# --- loss and training ---------------------------------------------------------
+
+def test_sgns_grads_match_autograd():
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(6, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    u = torch.randn(6, 1 + 5, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    sgns_loss(v, u).sum().backward()
+    dv, du = sgns_grads(v.detach(), u.detach())
+    assert torch.allclose(dv, v.grad) and torch.allclose(du, u.grad)
+
+
+def test_sgns_loss_value():
+    v = torch.zeros(1, 3)
+    u = torch.zeros(1, 3, 3)  # every score 0: loss = 3 log 2
+    assert torch.allclose(sgns_loss(v, u), torch.tensor([3 * np.log(2)], dtype=torch.float32))
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_training_learns_topics_like_gensim(sg):
+    sentences, topics = topic_corpus()
+    config = Word2VecConfig(vector_size=16, window=3, min_count=1, sg=sg, epochs=5, sample=0,
+                            batch_size=256, seed=0)
+    result = train_word2vec(sentences, config, show_progress=False)
+    assert result.vectors.shape == (24, 16) and result.words_per_second > 0
+    assert np.all(np.isfinite(result.vectors)) and len(result.losses) > 0
+    ours = topic_margin(result.keyed_vectors(), topics)
+    reference = topic_margin(train_gensim_word2vec(sentences, vector_size=16, window=3, min_count=1,
+                                                   epochs=5, sg=sg, sample=0), topics)
+    assert ours > 0.3 and reference > 0.3, (ours, reference)
+
+
+def test_training_is_deterministic():
+    sentences, _ = topic_corpus(120)
+    config = Word2VecConfig(vector_size=8, min_count=1, epochs=1, seed=3)
+    a = train_word2vec(sentences, config, show_progress=False)
+    b = train_word2vec(sentences, config, show_progress=False)
+    assert np.array_equal(a.vectors, b.vectors)
+
+
+def test_gensim_wrapper_rejects_empty_corpus():
+    with pytest.raises(ValueError, match="empty"):
+        train_gensim_word2vec([])
+    with pytest.raises(ValueError, match="empty"):
+        w2v.gensim_from_config([], Word2VecConfig())
+
+
+# --- evaluation ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def random_kv():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    return to_keyed_vectors(words, rng.standard_normal((60, 8)))
+
+
+def test_to_keyed_vectors_checks_shape():
+    with pytest.raises(ValueError, match="shape"):
+        to_keyed_vectors(["a", "b"], np.zeros((3, 4)))
+
+
+def test_similarity_matches_gensim(random_kv, tmp_path):
+    path = tmp_path / "pairs.tsv"
+    rng = np.random.default_rng(1)
+    lines = ["# a comment"] + [f"w{a}\tw{b}\t{s:.2f}" for a, b, s in
+                               zip(rng.integers(0, 60, 40), rng.integers(0, 60, 40), rng.random(40) * 10)]
+    lines.append("w1\tunknownword\t5.0")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ours = evaluate_similarity(random_kv, path)
+    _, spearman, oov = random_kv.evaluate_word_pairs(str(path))
+    assert ours.spearman == pytest.approx(spearman.statistic)
+    assert 100 * ours.oov_rate == pytest.approx(oov) and ours.n_total == 41
+
+
+def test_analogies_match_gensim(random_kv, tmp_path):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "questions.txt"
+    lines = [": first"] + [" ".join(f"w{i}" for i in rng.integers(0, 60, 4)) for _ in range(30)]
+    lines += [": second"] + [" ".join(f"w{i}" for i in rng.integers(0, 60, 4)) for _ in range(30)]
+    lines.append("w1 w2 w3 nosuchword")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ours = evaluate_analogies(random_kv, path)
+    score, sections = random_kv.evaluate_word_analogies(str(path))
+    assert ours.accuracy == pytest.approx(score)
+    assert ours.n_total == 61 and ours.n_used == 60
+    assert ours.sections["first"] == (len(sections[0]["correct"]),
+                                       len(sections[0]["correct"]) + len(sections[0]["incorrect"]))
+
+
+def test_unknown_and_malformed_evaluation_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="expected one of"):
+        evaluation_path("zh_simlarity")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("a\tb\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        read_similarity_pairs(bad)
+    bad.write_text("a b c d\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="section"):
+        read_analogies(bad)
+    bad.write_text("# only a comment\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no analogy"):
+        read_analogies(bad)
+
+
+def test_oov_error_suggests_spellings():
+    kv = to_keyed_vectors(["北京", "上海", "平", "computer", "country"], np.eye(5))
+    with pytest.raises(OOVError, match="did you mean: 平, 北京") as err:
+        nearest_neighbours(kv, "北平")
+    assert isinstance(err.value, KeyError)
+    with pytest.raises(OOVError, match="computer"):
+        check_in_vocab(kv, "computr")
+    with pytest.raises(OOVError, match="no known word"):
+        check_in_vocab(kv, "xyzzy")
+    with pytest.raises(TypeError, match="str"):
+        check_in_vocab(kv, 3)
+    assert similar_spellings("北平", ["北京", "平"], n=1) == ["平"]
+
+
+def test_random_baseline_keeps_vocabulary(random_kv):
+    base = random_baseline(random_kv, seed=1)
+    assert base.index_to_key == random_kv.index_to_key
+    assert not np.allclose(base.vectors, random_kv.vectors)
+
+
+# --- the course's Chinese evaluation set ---------------------------------------
+
+def test_chinese_sets_parse_and_state_their_origin():
+    pairs = read_similarity_pairs("zh_similarity")
+    sections = read_analogies("zh_analogies")
+    assert len(pairs) >= 100 and all(0 <= s <= 10 for _, _, s in pairs)
+    assert {"capital-country", "province-capital", "opposite-adjectives"} <= set(sections)
+    assert sum(map(len, sections.values())) > 1000
+    for name in ("zh_similarity", "zh_analogies"):
+        head = evaluation_path(name).read_text(encoding="utf-8")[:800]
+        assert "course authors" in head and "CC0" in head
+
+
+def test_chinese_sets_only_use_words_of_the_corpus():
+    from collections import Counter
+
+    from course_utils.corpora import people_daily
+
+    counts = Counter(w for line in people_daily() for w in line)
+    words = {w for a, b, _ in read_similarity_pairs("zh_similarity") for w in (a, b)}
+    words |= {w for qs in read_analogies("zh_analogies").values() for q in qs for w in q}
+    rare = sorted(w for w in words if counts[w] < 5)
+    assert not rare, f"words with fewer than 5 occurrences in People's Daily: {rare}"
