@@ -1,0 +1,121 @@
+"""course_utils.polysemy: the course's polysemy sets and the sense-separation measures."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from course_utils.polysemy import (
+    PolysemyItem,
+    cosine_gap,
+    cosine_matrix,
+    load_polysemy,
+    loo_1nn_accuracy,
+    loo_centroid_accuracy,
+    majority_baseline,
+    polysemy_path,
+    sense_separation,
+    silhouette,
+    silhouette_values,
+)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_sets_are_well_formed(lang):
+    items = load_polysemy(lang)
+    header = polysemy_path(lang).read_text(encoding="utf-8").splitlines()[:6]
+    assert any("Origin" in line for line in header) and any("Licence" in line for line in header)
+    by_word = Counter(it.word for it in items)
+    for word in by_word:
+        senses = Counter(it.sense for it in items if it.word == word)
+        assert len(senses) >= 2, word
+        assert min(senses.values()) >= 5, (word, senses)
+    for it in items:
+        assert it.tokens[it.index] == it.word
+        assert all(t == t.strip() and t for t in it.tokens)
+
+
+def test_sets_are_big_enough():
+    zh, en = load_polysemy("zh"), load_polysemy("en")
+    assert len({it.word for it in zh + en}) >= 8
+    assert len(zh) + len(en) >= 100
+    assert {"打", "花", "行", "东西", "意思", "制服"} <= {it.word for it in zh}
+    assert {"bank", "spring", "bat"} <= {it.word for it in en}
+    assert all(it.tokens == tuple(t.lower() for t in it.tokens) for it in en)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ValueError, match="lang must be one of"):
+        polysemy_path("fr")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("word\tsense\tsentence\n花\tflower\t公园 里 有 鲜花\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="exactly once"):
+        load_polysemy(path=bad)
+    bad.write_text("word\tsense\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="header"):
+        load_polysemy(path=bad)
+    with pytest.raises(FileNotFoundError):
+        load_polysemy(path=tmp_path / "missing.tsv")
+
+
+def _clusters(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(4)[:2] * 5
+    labels = ["a"] * 6 + ["b"] * 6
+    x = np.stack([centres[0 if s == "a" else 1] + 0.1 * rng.normal(size=4) for s in labels])
+    return x, labels
+
+
+def test_separated_senses_score_high():
+    x, labels = _clusters()
+    assert loo_centroid_accuracy(x, labels) == 1.0
+    assert loo_1nn_accuracy(x, labels) == 1.0
+    assert silhouette(x, labels) > 0.9
+    within, across, gap = cosine_gap(x, labels)
+    assert within > 0.9 and abs(across) < 0.2 and gap > 0.7
+
+
+def test_static_vectors_score_the_majority_baseline():
+    labels = ["a"] * 7 + ["b"] * 5
+    x = np.tile(np.array([[0.3, -1.0, 2.0]]), (12, 1))
+    assert loo_centroid_accuracy(x, labels) == pytest.approx(7 / 12)
+    assert loo_1nn_accuracy(x, labels) == pytest.approx(7 / 12)
+    assert silhouette(x, labels) == 0.0
+    assert cosine_gap(x, labels)[2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_silhouette_matches_sklearn():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(15, 5))
+    labels = ["a"] * 5 + ["b"] * 5 + ["c"] * 5
+    ours = silhouette_values(x, labels)
+    ref = sklearn_metrics.silhouette_samples(x, labels, metric="cosine")
+    assert np.allclose(ours, ref, atol=1e-9)
+
+
+def test_cosine_matrix_handles_zero_vectors():
+    sim = cosine_matrix(np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 0.0]]))
+    assert sim[0, 2] == pytest.approx(1.0) and sim[0, 1] == 0.0
+
+
+def test_sense_separation_is_per_word():
+    x, labels = _clusters()
+    items = [PolysemyItem("w", s, ("w",), 0) for s in labels]
+    items += [PolysemyItem("v", s, ("v",), 0) for s in labels]
+    static = np.ones((12, 4))
+    res = sense_separation(np.concatenate([x, static]), items)
+    assert res["centroid_acc"] == pytest.approx((12 + 6) / 24)  # v scores its majority, 6 of 12
+    assert majority_baseline(items) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("x, labels, match", [
+    (np.ones((3, 2)), ["a", "a", "a"], "two senses"),
+    (np.ones((3, 2)), ["a", "a", "b"], "at least two sentences"),
+    (np.ones((4, 2)), ["a", "b"], "2 labels for 4 vectors"),
+    (np.ones(4), ["a", "a", "b", "b"], "2-D"),
+    (np.full((4, 2), np.nan), ["a", "a", "b", "b"], "NaN"),
+])
+def test_bad_input(x, labels, match):
+    with pytest.raises(ValueError, match=match):
+        loo_centroid_accuracy(x, labels)
