@@ -5,6 +5,9 @@ import os
 # Notebook tests run headless and in the quick profile unless told otherwise.
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYTHONHASHSEED", "0")
+# One torch/BLAS thread per test process: the tests' models are small, and on a 2-core machine two
+# threads that compete with the notebook kernel make timings erratic (10x slower under load).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_collectstart(collector):

@@ -1,0 +1,294 @@
+"""A decoder-only GPT built from the course's Transformer blocks (Radford et al. 2018, 2019).
+
+A GPT block *is* ``course_utils.transformer.EncoderLayer`` given a causal
+mask: self-attention and a feed-forward network, each wrapped in
+``SublayerConnection``; there is no cross-attention. GPT-1 puts the LayerNorm
+after each residual (post-norm, ``norm_first=False``); GPT-2 puts it before
+(pre-norm) and adds a final LayerNorm ``ln_f``. Token (``wte``) and position
+(``wpe``) embeddings are learned, and the output head shares the token table
+(``tie_weights``).
+
+Generation can use a KV cache (``kv_cache``): forward hooks on each layer's
+W_K and W_V projections append the new positions' keys and values to those
+of earlier positions, so that each step feeds only the newest token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import MultiHeadedAttention
+from .sampling import sample_next
+from .transformer import (
+    ACTIVATIONS,
+    Encoder,
+    EncoderLayer,
+    PositionwiseFeedForward,
+    subsequent_mask,
+)
+
+
+@dataclass
+class GPTConfig:
+    """Hyper-parameters of a GPT. The defaults are GPT-2 small (124M)."""
+
+    vocab_size: int = 50257
+    block_size: int = 1024  # context length n_ctx
+    n_layer: int = 12
+    n_head: int = 12
+    d_model: int = 768
+    d_ff: int | None = None  # None -> 4 * d_model
+    dropout: float = 0.0
+    norm_first: bool = True  # True: pre-norm + final LayerNorm (GPT-2); False: post-norm (GPT-1)
+    tie_weights: bool = True  # output head shares the token embedding table
+    activation: str = "gelu"
+    layer_norm_eps: float = 1e-5
+    bias: bool = True  # biases in the Linear and LayerNorm layers
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.d_model % self.n_head != 0:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})"
+            )
+        if self.d_ff is None:
+            self.d_ff = 4 * self.d_model
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+            )
+
+    def build(self) -> GPT:
+        return GPT(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+GPT_PRESETS: dict[str, GPTConfig] = {
+    # GPT-1: BPE vocabulary of 40,478, context 512, post-norm, no final LayerNorm.
+    "openai-gpt": GPTConfig(
+        vocab_size=40478, block_size=512, n_layer=12, n_head=12, d_model=768, norm_first=False
+    ),
+    "gpt2": GPTConfig(n_layer=12, n_head=12, d_model=768),
+    "gpt2-medium": GPTConfig(n_layer=24, n_head=16, d_model=1024),
+    "gpt2-large": GPTConfig(n_layer=36, n_head=20, d_model=1280),
+    "gpt2-xl": GPTConfig(n_layer=48, n_head=25, d_model=1600),
+}
+
+
+def causal_mask(size: int, past: int = 0, device=None) -> torch.Tensor:
+    """(1, size, past + size) bool mask: new position i sees the past and new positions <= i."""
+    if past == 0:
+        return subsequent_mask(size).to(device)
+    return torch.ones(size, past + size, dtype=torch.bool, device=device).tril(past).unsqueeze(0)
+
+
+class GPT(nn.Module):
+    """Token + position embedding, N EncoderLayers with a causal mask, then the LM head."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT expects a GPTConfig, got {type(config).__name__}")
+        c, d = config, config.d_model
+        self.config = c
+        self.wte = nn.Embedding(c.vocab_size, d)
+        self.wpe = nn.Embedding(c.block_size, d)
+        self.drop = nn.Dropout(c.dropout)
+        attn = MultiHeadedAttention(c.n_head, d, c.dropout, bias=c.bias)
+        ff = PositionwiseFeedForward(d, c.d_ff, c.dropout, c.activation)
+        layer = EncoderLayer(d, attn, ff, c.dropout, c.norm_first, c.layer_norm_eps)
+        # Encoder adds the final LayerNorm (GPT-2's ln_f) only when norm_first.
+        self.blocks = Encoder(layer, c.n_layer, c.norm_first, c.layer_norm_eps)
+        self.lm_head = nn.Linear(d, c.vocab_size, bias=False)
+        if not c.bias:
+            _remove_biases(self)
+        self.apply(self._init_weights)
+        # GPT-2: the residual projections (W_O and w_2) start smaller, std 0.02 / sqrt(2N)
+        for name, p in self.named_parameters():
+            if name.endswith("linears.3.weight") or name.endswith("w_2.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+        if c.tie_weights:
+            self.lm_head.weight = self.wte.weight
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    def forward(self, idx, targets=None, past_length: int = 0):
+        """idx (batch, seq) token ids -> (logits (batch, seq, vocab), loss or None).
+
+        ``past_length`` is the number of positions already in the KV cache.
+        """
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
+            got = f"{tuple(idx.shape)} {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx)
+            raise ValueError(f"idx must be a (batch, seq) LongTensor of token ids, got {got}")
+        T = idx.size(1)
+        if past_length + T > self.config.block_size:
+            raise ValueError(
+                f"sequence of {past_length + T} positions exceeds block_size "
+                f"{self.config.block_size}"
+            )
+        pos = torch.arange(past_length, past_length + T, device=idx.device)  # (seq,)
+        x = self.drop(self.wte(idx) + self.wpe(pos))  # (batch, seq, d_model)
+        x = self.blocks(x, causal_mask(T, past_length, idx.device))  # (batch, seq, d_model)
+        logits = self.lm_head(x)  # (batch, seq, vocab)
+        loss = None
+        if targets is not None:
+            if targets.shape != idx.shape:
+                raise ValueError(
+                    f"targets must have the shape of idx {tuple(idx.shape)}, "
+                    f"got {tuple(targets.shape)}"
+                )
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx,
+        max_new_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+    ):
+        """Append ``max_new_tokens`` tokens to idx (batch, seq); see ``course_utils.sampling``."""
+        n = max_new_tokens
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
+        was_training = self.training
+        self.eval()
+        bs = self.config.block_size
+        ctx = kv_cache(self) if use_cache else contextlib.nullcontext()
+        try:
+            with ctx as cache:
+                for _ in range(max_new_tokens):
+                    if cache is None:
+                        logits, _ = self(idx[:, -bs:])
+                    elif cache.length == 0 or cache.length + 1 > bs:
+                        cache.clear()  # (re)fill the cache with the whole window
+                        logits, _ = self(idx[:, -bs:])
+                        cache.length = min(idx.size(1), bs)
+                    else:
+                        logits, _ = self(idx[:, -1:], past_length=cache.length)
+                        cache.length += 1
+                    nxt = sample_next(
+                        logits[:, -1, :],
+                        temperature=temperature,
+                        top_k=top_k,
+                        top_p=top_p,
+                        greedy=greedy,
+                        generator=generator,
+                    )  # (batch, 1)
+                    idx = torch.cat([idx, nxt], dim=1)
+        finally:
+            self.train(was_training)
+        return idx
+
+
+class KVCache:
+    """Keys and values of the positions seen so far, one (K, V) pair per layer."""
+
+    def __init__(self):
+        self.keys: dict[int, torch.Tensor] = {}  # layer -> (batch, past, d_model)
+        self.values: dict[int, torch.Tensor] = {}
+        self.length = 0
+
+    def clear(self):
+        self.keys.clear()
+        self.values.clear()
+        self.length = 0
+
+    def _hook(self, store: dict, layer: int):
+        def append(module, inputs, output):  # output: (batch, new, d_model)
+            if layer in store:
+                output = torch.cat([store[layer], output], dim=1)  # (batch, past + new, d_model)
+            store[layer] = output
+            return output
+
+        return append
+
+
+@contextlib.contextmanager
+def kv_cache(model: GPT):
+    """Within the block, each layer's W_K and W_V outputs are cached and extended."""
+    cache = KVCache()
+    handles = []
+    for i, layer in enumerate(model.blocks.layers):
+        w_k, w_v = layer.self_attn.linears[1], layer.self_attn.linears[2]
+        handles.append(w_k.register_forward_hook(cache._hook(cache.keys, i)))
+        handles.append(w_v.register_forward_hook(cache._hook(cache.values, i)))
+    try:
+        yield cache
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _remove_biases(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.LayerNorm)) and getattr(m, "bias", None) is not None:
+            m.register_parameter("bias", None)
+
+
+def closed_form_parameters(cfg: GPTConfig) -> int:
+    """V·d + n_ctx·d + L·(12d² + 13d) + 2d: GPT-2 with tied embeddings, d_ff = 4d, biases."""
+    V, d, L = cfg.vocab_size, cfg.d_model, cfg.n_layer
+    final_ln = 2 * d if cfg.norm_first else 0
+    return V * d + cfg.block_size * d + L * (12 * d * d + 13 * d) + final_ln
+
+
+def reference_gpt(cfg: GPTConfig) -> nn.Module:
+    """The same architecture from ``nn.TransformerEncoderLayer`` (for the speed benchmark)."""
+    return _TorchGPT(cfg)
+
+
+class _TorchGPT(nn.Module):
+    def __init__(self, c: GPTConfig):
+        super().__init__()
+        self.wte = nn.Embedding(c.vocab_size, c.d_model)
+        self.wpe = nn.Embedding(c.block_size, c.d_model)
+        layer = nn.TransformerEncoderLayer(
+            c.d_model,
+            c.n_head,
+            c.d_ff,
+            c.dropout,
+            activation=c.activation,
+            layer_norm_eps=c.layer_norm_eps,
+            batch_first=True,
+            norm_first=c.norm_first,
+        )
+        self.blocks = nn.ModuleList([copy.deepcopy(layer) for _ in range(c.n_layer)])
+        self.ln_f = nn.LayerNorm(c.d_model, eps=c.layer_norm_eps) if c.norm_first else nn.Identity()
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, idx, targets=None):
+        T = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))
+        mask = nn.Transformer.generate_square_subsequent_mask(T, device=idx.device)
+        for layer in self.blocks:
+            x = layer(x, src_mask=mask, is_causal=True)
+        logits = self.lm_head(self.ln_f(x))
+        loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return logits, loss

@@ -1,0 +1,181 @@
+"""course_utils.gpt, sampling and gpt_family: counts, shapes, KV cache, sampling, bad input."""
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.attention import MultiHeadedAttention
+from course_utils.gpt import (
+    GPT,
+    GPT_PRESETS,
+    GPTConfig,
+    closed_form_parameters,
+    kv_cache,
+    reference_gpt,
+)
+from course_utils.gpt_family import (
+    GPT3_TABLE,
+    GPT3_TRAIN_TOKENS,
+    generation_table,
+    gpt3_config,
+    table_inconsistencies,
+    training_flops,
+)
+from course_utils.model_size import count_parameters
+from course_utils.sampling import sample_next, top_k_filter, top_p_filter
+from course_utils.transformer import EncoderLayer, PositionwiseFeedForward
+
+TINY = GPTConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=16)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("openai-gpt", 116_534_784),
+        ("gpt2", 124_439_808),
+        ("gpt2-medium", 354_823_168),
+        ("gpt2-large", 774_030_080),
+        ("gpt2-xl", 1_557_611_200),
+    ],
+)
+def test_published_parameter_counts(name, expected):
+    assert count_parameters(GPT_PRESETS[name]) == expected
+
+
+@pytest.mark.parametrize("name", ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl"])
+def test_closed_form_matches_gpt2(name):
+    assert closed_form_parameters(GPT_PRESETS[name]) == count_parameters(GPT_PRESETS[name])
+
+
+def test_built_from_course_blocks():
+    model = TINY.build()
+    layer = model.blocks.layers[0]
+    assert isinstance(layer, EncoderLayer)
+    assert isinstance(layer.self_attn, MultiHeadedAttention)
+    assert isinstance(layer.feed_forward, PositionwiseFeedForward)
+    assert model.lm_head.weight is model.wte.weight
+    assert isinstance(model.blocks.norm, nn.LayerNorm)  # pre-norm: final LayerNorm
+    post = GPTConfig(**{**TINY.to_dict(), "norm_first": False}).build()
+    assert isinstance(post.blocks.norm, nn.Identity)  # GPT-1: no final LayerNorm
+
+
+def test_untied_and_biasless_counts():
+    tied = count_parameters(TINY)
+    untied = count_parameters(GPTConfig(**{**TINY.to_dict(), "tie_weights": False}))
+    assert untied - tied == TINY.vocab_size * TINY.d_model
+    nobias = count_parameters(GPTConfig(**{**TINY.to_dict(), "bias": False}))
+    d, L = TINY.d_model, TINY.n_layer
+    # per layer: 4 attention biases (d each), FFN biases 4d + d, 2 LayerNorm biases; final LN bias
+    assert tied - nobias == L * (4 * d + 5 * d + 2 * d) + d
+
+
+def test_gpt3_table_within_3_percent():
+    for row in GPT3_TABLE:
+        n = count_parameters(gpt3_config(row))
+        assert abs(n / row.n_params - 1) < 0.03, row.name
+    found = table_inconsistencies()
+    assert len(found) == 2 and found[0].startswith("GPT-3 XL") and found[1].startswith("GPT-3 13B")
+
+
+def test_gpt3_compute():
+    n = count_parameters(gpt3_config(GPT3_TABLE[-1]))
+    assert training_flops(n, GPT3_TRAIN_TOKENS) == pytest.approx(3.14e23, rel=0.01)
+    with pytest.raises(ValueError, match="positive"):
+        training_flops(0, 1)
+
+
+def test_generation_table_columns():
+    rows = generation_table()
+    assert [r["parameters"] for r in rows][:2] == [116_534_784, 1_557_611_200]
+    assert {
+        "layers",
+        "d_model",
+        "heads",
+        "d_ff",
+        "context",
+        "vocab",
+        "norm",
+        "data",
+        "objective",
+        "use",
+    } <= set(rows[0])
+
+
+def test_forward_shapes_and_causality():
+    torch.manual_seed(0)
+    model = TINY.build().eval()
+    x = torch.randint(0, 40, (2, 10))
+    logits, loss = model(x, x)
+    assert logits.shape == (2, 10, 40) and loss.ndim == 0
+    y = x.clone()
+    y[:, 6:] = (y[:, 6:] + 1) % 40  # change the future: earlier positions' logits stay the same
+    assert torch.allclose(model(y)[0][:, :6], logits[:, :6], atol=1e-5)
+
+
+def test_kv_cache_matches_uncached():
+    torch.manual_seed(0)
+    model = TINY.build()
+    x = torch.randint(0, 40, (3, 4))
+    for kw in ({"greedy": True}, {"temperature": 0.9, "top_k": 10}):
+        a = model.generate(x, 20, use_cache=False, generator=torch.Generator().manual_seed(1), **kw)
+        b = model.generate(x, 20, use_cache=True, generator=torch.Generator().manual_seed(1), **kw)
+        assert torch.equal(a, b)
+        assert a.shape == (3, 24)
+    # longer than block_size: the window slides, with and without the cache
+    a = model.generate(x, 30, greedy=True, use_cache=False)
+    b = model.generate(x, 30, greedy=True, use_cache=True)
+    assert torch.equal(a, b)
+
+
+def test_kv_cache_hooks_removed():
+    model = TINY.build()
+    with kv_cache(model) as cache:
+        model(torch.zeros(1, 3, dtype=torch.long))
+        assert cache.keys[0].shape == (1, 3, 16)
+    w_k = model.blocks.layers[0].self_attn.linears[1]
+    assert not w_k._forward_hooks
+
+
+def test_same_speed_reference_counts_alike():
+    assert count_parameters(reference_gpt(TINY)) == count_parameters(TINY)
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    assert torch.isinf(top_k_filter(logits, 2)).tolist() == [[True, False, False, True]]
+    # probabilities ~ [0.09, 0.67, 0.24, 0.03]: p=0.7 keeps the top two
+    assert torch.isinf(top_p_filter(logits, 0.7)).tolist() == [[True, False, False, True]]
+    assert torch.isinf(top_p_filter(logits, 0.5)).tolist() == [[True, False, True, True]]
+    assert sample_next(logits, greedy=True).tolist() == [[1]]
+    g = torch.Generator().manual_seed(0)
+    draws = {sample_next(logits, top_k=1, generator=g).item() for _ in range(5)}
+    assert draws == {1}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"top_k": 0}, "top_k"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"temperature": 0}, "temperature"),
+    ],
+)
+def test_sampling_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sample_next(torch.zeros(1, 5), **kwargs)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="divisible"):
+        GPTConfig(d_model=10, n_head=3)
+    with pytest.raises(ValueError, match="positive int"):
+        GPTConfig(n_layer=0)
+    with pytest.raises(TypeError, match="GPTConfig"):
+        GPT({"n_layer": 2})
+    model = TINY.build()
+    with pytest.raises(ValueError, match="LongTensor"):
+        model(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="block_size"):
+        model(torch.zeros(1, 17, dtype=torch.long))
+    with pytest.raises(ValueError, match="logits must be"):
+        sample_next(torch.zeros(5))
