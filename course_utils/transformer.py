@@ -29,30 +29,36 @@ class TransformerConfig:
 
     src_vocab: int = 37000
     tgt_vocab: int = 37000
-    N: int = 6                       # layers in each stack
+    N: int = 6  # layers in each stack
     d_model: int = 512
     d_ff: int = 2048
     h: int = 8
     dropout: float = 0.1
-    activation: str = "relu"         # "relu" (paper) or "gelu" (BERT, GPT)
-    positional: str = "sinusoidal"   # "sinusoidal" (paper) or "learned" (BERT, GPT)
+    activation: str = "relu"  # "relu" (paper) or "gelu" (BERT, GPT)
+    positional: str = "sinusoidal"  # "sinusoidal" (paper) or "learned" (BERT, GPT)
     max_len: int = 5000
-    n_token_types: int = 0           # > 0 adds BERT's token-type (segment) embeddings
-    norm_first: bool = False         # False: post-norm LayerNorm(x + Sublayer(x)); True: pre-norm
+    n_token_types: int = 0  # > 0 adds BERT's token-type (segment) embeddings
+    norm_first: bool = False  # False: post-norm LayerNorm(x + Sublayer(x)); True: pre-norm
     layer_norm_eps: float = 1e-5
-    share_embeddings: bool = False   # one table for source and target (needs one shared vocabulary)
-    tie_generator: bool = False      # generator weight = target embedding table
+    share_embeddings: bool = False  # one table for source and target (needs one shared vocabulary)
+    tie_generator: bool = False  # generator weight = target embedding table
 
     def __post_init__(self):
         if self.d_model % self.h != 0:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by h ({self.h})")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+            )
         if self.positional not in ("sinusoidal", "learned"):
-            raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {self.positional!r}")
+            raise ValueError(
+                f"positional must be 'sinusoidal' or 'learned', got {self.positional!r}"
+            )
         if self.share_embeddings and self.src_vocab != self.tgt_vocab:
-            raise ValueError(f"share_embeddings needs src_vocab == tgt_vocab, got {self.src_vocab} "
-                             f"and {self.tgt_vocab}")
+            raise ValueError(
+                f"share_embeddings needs src_vocab == tgt_vocab, got {self.src_vocab} "
+                f"and {self.tgt_vocab}"
+            )
 
     def build(self) -> EncoderDecoder:
         return make_model(self)
@@ -81,7 +87,8 @@ class Embeddings(nn.Module):
 
 
 class PositionalEncoding(nn.Module):
-    """Adds the sinusoidal encoding PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...)."""
+    """Adds the sinusoidal encoding PE(pos, 2i) = sin(pos / 10000^(2i/d)),
+    PE(pos, 2i+1) = cos(pos / 10000^(2i/d))."""
 
     def __init__(self, d_model: int, dropout: float, max_len: int = 5000):
         super().__init__()
@@ -109,7 +116,9 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def forward(self, x):
         if x.size(1) > self.pe.num_embeddings:
-            raise ValueError(f"sequence length {x.size(1)} exceeds max_len {self.pe.num_embeddings}")
+            raise ValueError(
+                f"sequence length {x.size(1)} exceeds max_len {self.pe.num_embeddings}"
+            )
         pos = torch.arange(x.size(1), device=x.device)
         return self.dropout(x + self.pe(pos))
 
@@ -153,7 +162,9 @@ class EncoderLayer(nn.Module):
         super().__init__()
         self.self_attn = self_attn
         self.feed_forward = feed_forward
-        self.sublayer = clone_module_to_modulelist(SublayerConnection(size, dropout, norm_first, eps), 2)
+        self.sublayer = clone_module_to_modulelist(
+            SublayerConnection(size, dropout, norm_first, eps), 2
+        )
         self.size = size
 
     def forward(self, x, mask):
@@ -178,13 +189,17 @@ class Encoder(nn.Module):
 class DecoderLayer(nn.Module):
     """Masked self-attention, cross-attention over the memory, then the FFN."""
 
-    def __init__(self, size, self_attn, src_attn, feed_forward, dropout, norm_first=False, eps=1e-5):
+    def __init__(
+        self, size, self_attn, src_attn, feed_forward, dropout, norm_first=False, eps=1e-5
+    ):
         super().__init__()
         self.size = size
         self.self_attn = self_attn
         self.src_attn = src_attn
         self.feed_forward = feed_forward
-        self.sublayer = clone_module_to_modulelist(SublayerConnection(size, dropout, norm_first, eps), 3)
+        self.sublayer = clone_module_to_modulelist(
+            SublayerConnection(size, dropout, norm_first, eps), 3
+        )
 
     def forward(self, x, memory, src_mask, tgt_mask):
         m = memory
@@ -259,7 +274,9 @@ def make_model(cfg: TransformerConfig | None = None, **overrides) -> EncoderDeco
     tgt_lut = src_lut if cfg.share_embeddings else Embeddings(cfg.d_model, cfg.tgt_vocab)
     model = EncoderDecoder(
         Encoder(EncoderLayer(cfg.d_model, c(attn), c(ff), cfg.dropout, nf, eps), cfg.N, nf, eps),
-        Decoder(DecoderLayer(cfg.d_model, c(attn), c(attn), c(ff), cfg.dropout, nf, eps), cfg.N, nf, eps),
+        Decoder(
+            DecoderLayer(cfg.d_model, c(attn), c(attn), c(ff), cfg.dropout, nf, eps), cfg.N, nf, eps
+        ),
         nn.Sequential(src_lut, _positional(cfg)),
         nn.Sequential(tgt_lut, _positional(cfg)),
         Generator(cfg.d_model, cfg.tgt_vocab),
@@ -270,3 +287,93 @@ def make_model(cfg: TransformerConfig | None = None, **overrides) -> EncoderDeco
     if cfg.tie_generator:
         model.generator.proj.weight = tgt_lut.lut.weight
     return model
+
+
+# --- PyTorch's own Transformer, for the equivalence tests and the speed benchmark -------------
+
+
+def _copy_linear(dst: nn.Linear, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    dst.weight.copy_(weight)
+    if bias is not None:
+        dst.bias.copy_(bias)
+
+
+@torch.no_grad()
+def copy_from_torch_layer(
+    ours: EncoderLayer | DecoderLayer,
+    theirs: nn.TransformerEncoderLayer | nn.TransformerDecoderLayer,
+) -> None:
+    """Copy the weights of ``nn.TransformerEncoderLayer``/``DecoderLayer`` into the course's layer.
+
+    PyTorch keeps W_Q, W_K, W_V stacked in one ``in_proj_weight`` (3 d_model, d_model);
+    we split it into ``linears[0..2]``; ``out_proj`` is ``linears[3]``.
+    """
+    if not isinstance(theirs, nn.TransformerEncoderLayer | nn.TransformerDecoderLayer):
+        raise TypeError(
+            f"expected nn.TransformerEncoderLayer or nn.TransformerDecoderLayer, "
+            f"got {type(theirs).__name__}"
+        )
+    decoder = isinstance(theirs, nn.TransformerDecoderLayer)
+    if decoder != hasattr(ours, "src_attn"):
+        raise TypeError(
+            f"{type(ours).__name__} and {type(theirs).__name__} do not match: copy an "
+            f"encoder layer from nn.TransformerEncoderLayer, a decoder layer from "
+            f"nn.TransformerDecoderLayer"
+        )
+    pairs = [(ours.self_attn, theirs.self_attn)]
+    norms = [theirs.norm1, theirs.norm2]
+    if decoder:
+        pairs.append((ours.src_attn, theirs.multihead_attn))
+        norms.append(theirs.norm3)
+    for mine, torch_mha in pairs:
+        ws = torch_mha.in_proj_weight.chunk(3)
+        bs = torch_mha.in_proj_bias.chunk(3) if torch_mha.in_proj_bias is not None else (None,) * 3
+        for lin, w, b in zip(mine.linears[:3], ws, bs):
+            _copy_linear(lin, w, b)
+        _copy_linear(mine.linears[3], torch_mha.out_proj.weight, torch_mha.out_proj.bias)
+    _copy_linear(ours.feed_forward.w_1, theirs.linear1.weight, theirs.linear1.bias)
+    _copy_linear(ours.feed_forward.w_2, theirs.linear2.weight, theirs.linear2.bias)
+    for sub, norm in zip(ours.sublayer, norms):
+        sub.norm.weight.copy_(norm.weight)
+        sub.norm.bias.copy_(norm.bias)
+
+
+class TorchTransformerModel(nn.Module):
+    """``nn.Transformer`` with the course's embeddings, positional encoding and generator,
+    called like ``EncoderDecoder`` (same masks), as the reference for speed comparisons.
+
+    Note that ``nn.Transformer`` always adds a final LayerNorm after each stack.
+    """
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.transformer = nn.Transformer(
+            cfg.d_model,
+            cfg.h,
+            cfg.N,
+            cfg.N,
+            cfg.d_ff,
+            cfg.dropout,
+            cfg.activation,
+            layer_norm_eps=cfg.layer_norm_eps,
+            batch_first=True,
+            norm_first=cfg.norm_first,
+        )
+        self.src_embed = nn.Sequential(Embeddings(cfg.d_model, cfg.src_vocab), _positional(cfg))
+        self.tgt_embed = nn.Sequential(Embeddings(cfg.d_model, cfg.tgt_vocab), _positional(cfg))
+        self.generator = Generator(cfg.d_model, cfg.tgt_vocab)
+
+    def forward(self, src, tgt, src_mask, tgt_mask):
+        src_pad = ~src_mask[:, 0, :]  # (batch, src_len): True = padding
+        tgt_pad = ~tgt_mask[:, -1, :]  # last row of the mask = the non-pad keys
+        causal = ~subsequent_mask(tgt.size(1))[0].to(
+            tgt.device
+        )  # (tgt_len, tgt_len): True = hidden
+        return self.transformer(
+            self.src_embed(src),
+            self.tgt_embed(tgt),
+            tgt_mask=causal,
+            src_key_padding_mask=src_pad,
+            tgt_key_padding_mask=tgt_pad,
+            memory_key_padding_mask=src_pad,
+        )  # (batch, tgt_len, d_model)

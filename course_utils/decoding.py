@@ -1,0 +1,136 @@
+"""Decoding an encoder-decoder: greedy search and beam search with length normalisation.
+
+The model is a ``course_utils.transformer.EncoderDecoder`` (anything with
+``encode(src, src_mask)``, ``decode(memory, src_mask, tgt, tgt_mask)`` and a
+``generator`` returning log-probabilities).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .transformer import subsequent_mask
+
+
+@torch.no_grad()
+def greedy_decode(
+    model,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    max_len: int,
+    start_symbol: int,
+    end_symbol: int | None = None,
+) -> torch.Tensor:
+    """Pick the most probable word at every step, for a whole batch at once.
+
+    Returns (batch, <= max_len) ids starting with ``start_symbol``. Stops early
+    once every row has produced ``end_symbol``; after it, a row repeats it.
+    """
+    if src.dim() != 2:
+        raise ValueError(f"src must be (batch, seq) token ids, got shape {tuple(src.shape)}")
+    if max_len < 1:
+        raise ValueError(f"max_len must be >= 1, got {max_len}")
+    memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
+    ys = torch.full((src.size(0), 1), start_symbol, dtype=src.dtype, device=src.device)
+    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+    for _ in range(max_len - 1):
+        out = model.decode(memory, src_mask, ys, subsequent_mask(ys.size(1)).to(src.device))
+        next_word = model.generator(out[:, -1]).argmax(dim=-1)  # (batch,)
+        if end_symbol is not None:
+            next_word = torch.where(done, torch.full_like(next_word, end_symbol), next_word)
+            done |= next_word == end_symbol
+        ys = torch.cat([ys, next_word.unsqueeze(1)], dim=1)  # (batch, t + 1)
+        if end_symbol is not None and bool(done.all()):
+            break
+    return ys
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT's length normaliser ((5 + length) / 6) ** alpha; alpha = 0 turns it off."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def beam_search_step(scores: torch.Tensor, log_probs: torch.Tensor, k: int):
+    """One beam-search step.
+
+    scores: (beams,) summed log-probabilities of the live hypotheses;
+    log_probs: (beams, vocab) log-probabilities of each next word.
+    Returns (new_scores, beam_index, word_index), each (k,), best first: the k
+    best extensions over all beams and words.
+    """
+    if scores.dim() != 1 or log_probs.dim() != 2 or log_probs.size(0) != scores.size(0):
+        raise ValueError(
+            f"expected scores (beams,) and log_probs (beams, vocab), got shapes "
+            f"{tuple(scores.shape)} and {tuple(log_probs.shape)}"
+        )
+    vocab = log_probs.size(1)
+    total = scores.unsqueeze(1) + log_probs  # (beams, vocab)
+    k = min(k, total.numel())
+    new_scores, flat = total.view(-1).topk(k)  # (k,)
+    return new_scores, flat // vocab, flat % vocab
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    tokens: list[int]  # starts with the start symbol; ends with the end symbol when finished
+    log_prob: float  # summed log-probability of the generated words
+    score: float  # log_prob / length_penalty(generated words, alpha)
+
+
+@torch.no_grad()
+def beam_search(
+    model,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    max_len: int,
+    start_symbol: int,
+    end_symbol: int,
+    beam_size: int = 4,
+    alpha: float = 0.6,
+) -> list[Hypothesis]:
+    """Beam search for ONE source sentence (src of shape (1, seq)).
+
+    Keeps the ``beam_size`` best partial translations; a hypothesis that emits
+    ``end_symbol`` is finished and leaves the beam (so the beam shrinks).
+    Finished hypotheses are ranked by their length-normalised score. Returns
+    all finished hypotheses, best first.
+    """
+    if src.dim() != 2 or src.size(0) != 1:
+        raise ValueError(
+            f"beam_search decodes one sentence: src must be (1, seq), got {tuple(src.shape)}"
+        )
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+    memory = model.encode(src, src_mask)  # (1, src_len, d_model)
+    ys = torch.full((1, 1), start_symbol, dtype=src.dtype, device=src.device)  # (beams, t)
+    scores = torch.zeros(1, device=src.device)
+    finished: list[Hypothesis] = []
+    for _ in range(max_len - 1):
+        n = ys.size(0)
+        out = model.decode(
+            memory.expand(n, -1, -1),
+            src_mask.expand(n, -1, -1),
+            ys,
+            subsequent_mask(ys.size(1)).to(src.device),
+        )
+        log_probs = model.generator(out[:, -1])  # (beams, vocab)
+        k = beam_size - len(finished)
+        new_scores, beam_idx, word_idx = beam_search_step(scores, log_probs, k)
+        ys = torch.cat([ys[beam_idx], word_idx.unsqueeze(1)], dim=1)  # (k, t + 1)
+        ended = word_idx == end_symbol
+        for row in ended.nonzero().flatten().tolist():
+            lp = float(new_scores[row])
+            finished.append(
+                Hypothesis(ys[row].tolist(), lp, lp / length_penalty(ys.size(1) - 1, alpha))
+            )
+        ys, scores = ys[~ended], new_scores[~ended]
+        if ys.size(0) == 0:
+            break
+    for row in range(ys.size(0)):  # ran out of length: keep the unfinished ones too
+        lp = float(scores[row])
+        finished.append(
+            Hypothesis(ys[row].tolist(), lp, lp / length_penalty(ys.size(1) - 1, alpha))
+        )
+    return sorted(finished, key=lambda h: h.score, reverse=True)

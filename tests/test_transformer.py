@@ -1,0 +1,124 @@
+"""course_utils.transformer: shapes, masks, PE, and equivalence with PyTorch's layers."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.attention import MultiHeadedAttention
+from course_utils.model_size import count_parameters
+from course_utils.transformer import (
+    DecoderLayer,
+    EncoderLayer,
+    PositionalEncoding,
+    PositionwiseFeedForward,
+    TorchTransformerModel,
+    TransformerConfig,
+    copy_from_torch_layer,
+    make_model,
+    subsequent_mask,
+)
+
+D, H, FF = 32, 4, 64
+
+
+def test_subsequent_mask():
+    m = subsequent_mask(4)
+    assert m.shape == (1, 4, 4) and m.dtype == torch.bool
+    assert torch.equal(m[0], torch.tril(torch.ones(4, 4, dtype=torch.bool)))
+
+
+def test_positional_encoding_values_and_linear_shift():
+    pe = PositionalEncoding(16, 0.0, 100).pe[0].double()  # (100, 16)
+    assert pe[0, 0] == 0 and pe[0, 1] == 1
+    assert math.isclose(pe[3, 2].item(), math.sin(3 / 10000 ** (2 / 16)), rel_tol=1e-6)
+    # PE(pos + k) = M_k PE(pos) with M_k block-diagonal rotations that do not depend on pos
+    k = 5
+    freqs = torch.exp(torch.arange(0, 16, 2).double() * (-math.log(10000.0) / 16))
+    shifted = torch.empty_like(pe[:-k])
+    s, c = pe[:-k, 0::2], pe[:-k, 1::2]
+    shifted[:, 0::2] = s * torch.cos(k * freqs) + c * torch.sin(k * freqs)
+    shifted[:, 1::2] = c * torch.cos(k * freqs) - s * torch.sin(k * freqs)
+    assert torch.allclose(shifted, pe[k:], atol=1e-4)
+
+
+def test_positional_encoding_too_long():
+    with pytest.raises(ValueError, match="max_len"):
+        PositionalEncoding(8, 0.0, 5)(torch.zeros(1, 6, 8))
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="divisible"):
+        TransformerConfig(d_model=30, h=4)
+    with pytest.raises(ValueError, match="activation"):
+        TransformerConfig(activation="tanh")
+    with pytest.raises(ValueError, match="share_embeddings"):
+        TransformerConfig(src_vocab=5, tgt_vocab=6, share_embeddings=True)
+
+
+def test_make_model_shapes_and_options():
+    model = make_model(src_vocab=11, tgt_vocab=13, N=2, d_model=D, d_ff=FF, h=H, dropout=0.0)
+    src, tgt = torch.randint(1, 11, (3, 7)), torch.randint(1, 13, (3, 5))
+    out = model(src, tgt, (src != 0).unsqueeze(-2), subsequent_mask(5))
+    assert out.shape == (3, 5, D)
+    assert model.generator(out).shape == (3, 5, 13)
+    tied = make_model(src_vocab=11, tgt_vocab=11, N=1, d_model=D, d_ff=FF, h=H,
+                      share_embeddings=True, tie_generator=True, activation="gelu", positional="learned")
+    assert tied.generator.proj.weight is tied.tgt_embed[0].lut.weight is tied.src_embed[0].lut.weight
+    untied = make_model(src_vocab=11, tgt_vocab=11, N=1, d_model=D, d_ff=FF, h=H, positional="learned")
+    assert count_parameters(untied) - count_parameters(tied) == 2 * 11 * D
+
+
+def test_base_model_parameter_count():
+    # the paper's base model with a shared 37000-token vocabulary and all three matrices tied
+    cfg = TransformerConfig(share_embeddings=True, tie_generator=True)
+    assert count_parameters(cfg) == 63_119_496
+
+
+def _pair(cls_ours, cls_torch, decoder):
+    torch.manual_seed(0)
+    theirs = cls_torch(D, H, FF, dropout=0.0, activation="relu", batch_first=True, norm_first=False)
+    attn, ff = MultiHeadedAttention(H, D, 0.0), PositionwiseFeedForward(D, FF, 0.0)
+    if decoder:
+        ours = DecoderLayer(D, attn, MultiHeadedAttention(H, D, 0.0), ff, 0.0)
+    else:
+        ours = EncoderLayer(D, attn, ff, 0.0)
+    copy_from_torch_layer(ours, theirs)
+    return ours.eval(), theirs.eval()
+
+
+def test_encoder_layer_equals_torch():
+    ours, theirs = _pair(EncoderLayer, nn.TransformerEncoderLayer, False)
+    x = torch.randn(2, 6, D)
+    pad = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])  # (batch, seq): True = padding
+    with torch.no_grad():
+        ref = theirs(x, src_key_padding_mask=pad)
+        got = ours(x, (~pad).unsqueeze(1))
+    # PyTorch's fast path returns zeros at padded positions; compare the real tokens
+    assert torch.allclose(got[~pad], ref[~pad], atol=1e-5)
+
+
+def test_decoder_layer_equals_torch():
+    ours, theirs = _pair(DecoderLayer, nn.TransformerDecoderLayer, True)
+    x, memory = torch.randn(2, 5, D), torch.randn(2, 7, D)
+    causal = ~subsequent_mask(5)[0]  # PyTorch: True = may NOT attend
+    with torch.no_grad():
+        ref = theirs(x, memory, tgt_mask=causal)
+        got = ours(x, memory, None, subsequent_mask(5))
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_copy_from_wrong_layer_type():
+    ours, _ = _pair(EncoderLayer, nn.TransformerEncoderLayer, False)
+    with pytest.raises(TypeError, match="do not match"):
+        copy_from_torch_layer(ours, nn.TransformerDecoderLayer(D, H, FF))
+
+
+def test_torch_reference_model_runs_with_course_masks():
+    cfg = TransformerConfig(src_vocab=11, tgt_vocab=11, N=1, d_model=D, d_ff=FF, h=H, dropout=0.0)
+    model = TorchTransformerModel(cfg)
+    src = torch.tensor([[2, 3, 4, 0]])
+    tgt = torch.tensor([[1, 5, 6, 0]])
+    tgt_mask = (tgt != 0).unsqueeze(-2) & subsequent_mask(4)
+    assert model(src, tgt, (src != 0).unsqueeze(-2), tgt_mask).shape == (1, 4, D)
