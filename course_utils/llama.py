@@ -1,0 +1,311 @@
+"""A Llama-style decoder: what changed after GPT-2, one small module at a time.
+
+Compared with GPT-2 (``course_utils.gpt``):
+
+* RMSNorm instead of LayerNorm (``course_utils.norms``);
+* rotary position embedding instead of learned positions (``course_utils.rope``),
+  or ALiBi biases (``course_utils.alibi``, Baichuan-13B);
+* a SwiGLU feed-forward network instead of GELU;
+* grouped-query attention: fewer key/value heads than query heads (GQA), down
+  to a single one (MQA), which shrinks the KV cache;
+* an output head that is not tied to the embedding table;
+* no bias in the linear layers (Qwen2 and ChatGLM keep one on Q, K, V).
+
+Module and parameter names follow Hugging Face's ``LlamaForCausalLM``
+(``model.layers.0.self_attn.q_proj.weight``, ...), so a Llama, Mistral or Qwen2
+checkpoint loads with ``load_state_dict`` and no renaming. One config class
+covers llama, mistral, qwen2, chatglm (2/3) and baichuan; ``LLAMA_PRESETS`` holds
+the published configurations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .alibi import alibi_bias
+from .norms import RMSNorm
+from .rope import RotaryEmbedding, apply_rope
+
+
+@dataclass
+class LlamaConfig:
+    """Hyper-parameters; field names follow Hugging Face's config.json for Llama."""
+
+    vocab_size: int = 32000
+    hidden_size: int = 4096
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = None   # None: = heads (MHA); fewer: GQA; 1: MQA
+    head_dim: int | None = None              # None: hidden_size // num_attention_heads
+    intermediate_size: int = 11008           # SwiGLU width
+    max_position_embeddings: int = 4096
+    rms_norm_eps: float = 1e-6
+    position: str = "rope"                   # "rope" or "alibi"
+    rope_theta: float = 10000.0
+    partial_rotary_factor: float = 1.0       # ChatGLM: 0.5 (rotate half of each head)
+    rope_interleaved: bool = False           # ChatGLM/RoFormer pairs (2i, 2i+1)
+    attention_bias: bool = False             # bias on Q, K, V (Qwen2, ChatGLM)
+    tie_word_embeddings: bool = False        # Llama-2 7B: untied
+    sliding_window: int | None = None        # Mistral: attend to the last W tokens only
+    model_type: str = "llama"
+
+    def __post_init__(self):
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        if self.head_dim is None:
+            if self.hidden_size % self.num_attention_heads:
+                raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by "
+                                 f"num_attention_heads ({self.num_attention_heads}), "
+                                 f"or head_dim must be given")
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple "
+                             f"of num_key_value_heads ({self.num_key_value_heads})")
+        if self.position not in ("rope", "alibi"):
+            raise ValueError(f"position must be 'rope' or 'alibi', got {self.position!r}")
+        if not 0 < self.partial_rotary_factor <= 1:
+            raise ValueError(f"partial_rotary_factor must be in (0, 1], "
+                             f"got {self.partial_rotary_factor}")
+        if self.rotary_dim % 2:
+            raise ValueError(f"rotary dimension {self.rotary_dim} must be even")
+
+    @property
+    def rotary_dim(self) -> int:
+        return int(self.head_dim * self.partial_rotary_factor)
+
+    def build(self) -> LlamaForCausalLM:
+        return LlamaForCausalLM(self)
+
+
+class SwiGLU(nn.Module):
+    """FFN(x) = W_down (SiLU(W_gate x) * W_up x): a gated GELU-free feed-forward (Shazeer 2020)."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=False)
+        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (batch, seq, hidden)
+
+
+def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """(batch, kv_heads, seq, d) -> (batch, kv_heads * n_rep, seq, d): share each K/V head."""
+    if n_rep == 1:
+        return x
+    b, h, t, d = x.shape
+    return x[:, :, None].expand(b, h, n_rep, t, d).reshape(b, h * n_rep, t, d)
+
+
+class KVCache:
+    """Keys and values of past tokens, per layer, so each new token costs one step, not a replay."""
+
+    def __init__(self, num_layers: int):
+        self.keys: list[torch.Tensor | None] = [None] * num_layers
+        self.values: list[torch.Tensor | None] = [None] * num_layers
+
+    def __len__(self) -> int:
+        """Number of cached positions."""
+        return 0 if self.keys[0] is None else self.keys[0].size(-2)
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=-2)  # (batch, kv_heads, past + seq, d)
+            v = torch.cat([self.values[layer], v], dim=-2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.keys + self.values if t is not None)
+
+
+class Attention(nn.Module):
+    """Causal self-attention with grouped K/V heads, RoPE or ALiBi, and an optional KV cache."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.n_heads, self.n_kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.head_dim, d, bias = cfg.head_dim, cfg.hidden_size, cfg.attention_bias
+        self.q_proj = nn.Linear(d, self.n_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(d, self.n_kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(d, self.n_kv_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.n_heads * self.head_dim, d, bias=False)
+        self.rope_interleaved = cfg.rope_interleaved
+
+    def forward(self, x, rope=None, bias=None, cache: KVCache | None = None, layer: int = 0):
+        b, t, _ = x.shape
+        hd = self.head_dim
+        q = self.q_proj(x).view(b, t, self.n_heads, hd).transpose(1, 2)     # (b, h, t, hd)
+        k = self.k_proj(x).view(b, t, self.n_kv_heads, hd).transpose(1, 2)  # (b, kv, t, hd)
+        v = self.v_proj(x).view(b, t, self.n_kv_heads, hd).transpose(1, 2)  # (b, kv, t, hd)
+        if rope is not None:
+            q = apply_rope(q, *rope, interleaved=self.rope_interleaved)
+            k = apply_rope(k, *rope, interleaved=self.rope_interleaved)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)                  # (b, kv, past + t, hd)
+        n_rep = self.n_heads // self.n_kv_heads
+        k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)       # (b, h, T, hd)
+        scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(hd)  # (b, h, t, T)
+        if bias is not None:
+            scores = scores + bias                            # causal mask (-inf) and ALiBi
+        p_attn = scores.softmax(dim=-1).to(v.dtype)
+        out = (p_attn @ v).transpose(1, 2).reshape(b, t, self.n_heads * hd)
+        return self.o_proj(out)                               # (b, t, hidden)
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm block: x + Attn(RMSNorm(x)), then x + SwiGLU(RMSNorm(x))."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp = SwiGLU(cfg.hidden_size, cfg.intermediate_size)
+
+    def forward(self, x, rope=None, bias=None, cache=None, layer=0):
+        x = x + self.self_attn(self.input_layernorm(x), rope, bias, cache, layer)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaModel(nn.Module):
+    """Token embeddings, N decoder layers, a final RMSNorm. No position table."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList([DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers)])
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        rope = cfg.position == "rope"
+        self.rotary_emb = RotaryEmbedding(cfg.rotary_dim, cfg.rope_theta) if rope else None
+        self.cfg = cfg
+
+    def attn_bias(self, seq_q: int, seq_k: int, device) -> torch.Tensor:
+        """(1 or heads, seq_q, seq_k) float bias: 0 where allowed, -inf elsewhere (+ ALiBi)."""
+        i = torch.arange(seq_k - seq_q, seq_k, device=device)[:, None]  # query positions
+        j = torch.arange(seq_k, device=device)[None, :]
+        allowed = j <= i
+        if self.cfg.sliding_window is not None:
+            allowed = allowed & (i - j < self.cfg.sliding_window)
+        bias = torch.zeros(seq_q, seq_k, device=device).masked_fill(~allowed, float("-inf"))
+        if self.cfg.position == "alibi":
+            bias = bias + alibi_bias(self.cfg.num_attention_heads, seq_q, seq_k).to(device)
+        return bias
+
+    def forward(self, idx, cache: KVCache | None = None):
+        t = idx.size(1)
+        past = len(cache) if cache is not None else 0
+        x = self.embed_tokens(idx)                                   # (b, t, hidden)
+        rope = None
+        if self.rotary_emb is not None:
+            positions = torch.arange(past, past + t, device=idx.device)
+            rope = self.rotary_emb(positions)                        # cos, sin: (t, rotary_dim/2)
+        bias = self.attn_bias(t, past + t, idx.device)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, rope, bias, cache, i)
+        return self.norm(x)
+
+
+class LlamaForCausalLM(nn.Module):
+    """LlamaModel plus an output head (untied unless cfg.tie_word_embeddings)."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        if not isinstance(cfg, LlamaConfig):
+            raise TypeError(f"expected a LlamaConfig, got {type(cfg).__name__}")
+        self.config = cfg
+        self.model = LlamaModel(cfg)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        if cfg.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    def forward(self, idx, targets=None, cache: KVCache | None = None):
+        """idx (batch, seq) token ids -> (logits (batch, seq, vocab), loss or None)."""
+        if idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"idx must be (batch, seq) integer token ids, got {idx.dtype} "
+                             f"of shape {tuple(idx.shape)}")
+        logits = self.lm_head(self.model(idx, cache))               # (b, t, vocab)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
+                                   ignore_index=-100)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens: int, temperature: float = 0.0,
+                 top_k: int | None = None, eos_token_id: int | list[int] | None = None,
+                 use_cache: bool = True, generator=None):
+        """Extend idx (batch, seq) by up to max_new_tokens; temperature 0 means greedy.
+
+        Stops early once every row has produced one of ``eos_token_id``.
+        """
+        cache = KVCache(self.config.num_hidden_layers) if use_cache else None
+        out, step_input = idx, idx
+        stop = None if eos_token_id is None else torch.tensor(eos_token_id).flatten().to(idx.device)
+        finished = torch.zeros(idx.size(0), 1, dtype=torch.bool, device=idx.device)
+        for _ in range(max_new_tokens):
+            logits, _ = self(step_input if use_cache else out, cache=cache)
+            logits = logits[:, -1, :].float()                        # (b, vocab)
+            if temperature <= 0:
+                next_id = logits.argmax(dim=-1, keepdim=True)        # (b, 1)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                next_id = torch.multinomial(logits.softmax(-1), 1, generator=generator)
+            out = torch.cat([out, next_id], dim=1)
+            step_input = next_id
+            if stop is not None:
+                finished |= torch.isin(next_id, stop)
+                if bool(finished.all()):
+                    break
+        return out
+
+
+LLAMA_PRESETS: dict[str, LlamaConfig] = {
+    "llama-2-7b": LlamaConfig(model_type="llama", rms_norm_eps=1e-5),
+    "llama-3-8b": LlamaConfig(vocab_size=128256, num_key_value_heads=8, intermediate_size=14336,
+                              max_position_embeddings=8192, rope_theta=500000.0,
+                              rms_norm_eps=1e-5),
+    "mistral-7b": LlamaConfig(model_type="mistral", num_key_value_heads=8,
+                              intermediate_size=14336, max_position_embeddings=32768,
+                              rms_norm_eps=1e-5, sliding_window=4096),
+    "qwen2-7b": LlamaConfig(model_type="qwen2", vocab_size=152064, hidden_size=3584,
+                            num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
+                            intermediate_size=18944, max_position_embeddings=131072,
+                            rope_theta=1000000.0, attention_bias=True),
+    "qwen2-0.5b": LlamaConfig(model_type="qwen2", vocab_size=151936, hidden_size=896,
+                              num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                              intermediate_size=4864, max_position_embeddings=131072,
+                              rope_theta=1000000.0, attention_bias=True, tie_word_embeddings=True),
+    "chatglm3-6b": LlamaConfig(model_type="chatglm", vocab_size=65024, hidden_size=4096,
+                               num_hidden_layers=28, num_attention_heads=32, num_key_value_heads=2,
+                               head_dim=128, intermediate_size=13696, max_position_embeddings=8192,
+                               rms_norm_eps=1e-5, partial_rotary_factor=0.5, rope_interleaved=True,
+                               attention_bias=True),
+    "baichuan-7b": LlamaConfig(model_type="baichuan", vocab_size=64000,
+                               max_position_embeddings=4096),
+    "baichuan-13b": LlamaConfig(model_type="baichuan", vocab_size=64000, hidden_size=5120,
+                                num_hidden_layers=40, num_attention_heads=40,
+                                intermediate_size=13696, max_position_embeddings=4096,
+                                position="alibi"),
+}
+
+
+def tiny_config(base: str | LlamaConfig = "llama-2-7b", **overrides) -> LlamaConfig:
+    """A preset's architecture at toy size (for tests and CPU demos)."""
+    cfg = LLAMA_PRESETS[base] if isinstance(base, str) else base
+    n_heads = 4
+    n_kv = max(1, n_heads * cfg.num_key_value_heads // cfg.num_attention_heads)
+    small = dict(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=n_heads,
+                 num_key_value_heads=n_kv, head_dim=16, intermediate_size=172,
+                 max_position_embeddings=128)
+    small.update(overrides)
+    return replace(cfg, **small)

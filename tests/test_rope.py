@@ -1,0 +1,79 @@
+import math
+
+import pytest
+import torch
+
+from course_utils.alibi import alibi_bias, alibi_slopes
+from course_utils.rope import RotaryEmbedding, apply_rope, rope_cos_sin, rope_inv_freq
+
+
+def _rotate(x, pos, rotary_dim=None, interleaved=False):
+    rotary_dim = rotary_dim or x.size(-1)
+    cos, sin = rope_cos_sin(torch.tensor(pos), rope_inv_freq(rotary_dim))
+    return apply_rope(x, cos, sin, interleaved=interleaved)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("rotary_dim", [16, 8])
+def test_scores_depend_only_on_relative_position(interleaved, rotary_dim):
+    torch.manual_seed(0)
+    q, k = torch.randn(1, 16), torch.randn(1, 16)
+    base = None
+    for shift in (0, 5, 100):
+        qm = _rotate(q, [7 + shift], rotary_dim, interleaved)
+        kn = _rotate(k, [3 + shift], rotary_dim, interleaved)
+        score = (qm * kn).sum()
+        base = score if base is None else base
+        torch.testing.assert_close(score, base, rtol=1e-4, atol=1e-4)
+
+
+def test_rotation_preserves_norm_and_position_zero_is_identity():
+    x = torch.randn(5, 32)
+    y = _rotate(x, list(range(5)))
+    torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))
+    torch.testing.assert_close(_rotate(x[:1], [0]), x[:1])
+
+
+def test_partial_rope_leaves_the_second_half_alone():
+    x = torch.randn(2, 4, 6, 128)                    # (batch, heads, seq, head_dim)
+    y = _rotate(x, list(range(6)), rotary_dim=64, interleaved=True)
+    torch.testing.assert_close(y[..., 64:], x[..., 64:])
+    assert not torch.allclose(y[..., 1:, :64], x[..., 1:, :64])
+
+
+def test_matches_transformers_llama_rope():
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+    torch.manual_seed(0)
+    q, k = torch.randn(2, 4, 9, 16), torch.randn(2, 4, 9, 16)
+    cos, sin = RotaryEmbedding(16)(torch.arange(9))
+    cos2, sin2 = torch.cat([cos, cos], -1)[None], torch.cat([sin, sin], -1)[None]  # (1, seq, d)
+    q_ref, k_ref = apply_rotary_pos_emb(q, k, cos2, sin2)
+    torch.testing.assert_close(apply_rope(q, cos, sin), q_ref)
+    torch.testing.assert_close(apply_rope(k, cos, sin), k_ref)
+
+
+def test_inv_freq_formula():
+    f = rope_inv_freq(8, theta=10000.0)
+    torch.testing.assert_close(f, torch.tensor([1.0, 10000 ** -0.25, 10000 ** -0.5, 10000 ** -0.75]))
+
+
+def test_alibi_slopes_and_bias():
+    torch.testing.assert_close(alibi_slopes(8), torch.tensor([2.0 ** -(i + 1) for i in range(8)]))
+    s40 = alibi_slopes(40)
+    assert s40.shape == (40,) and math.isclose(s40[32].item(), 2 ** (-8 / 64), rel_tol=1e-6)
+    b = alibi_bias(2, 4)
+    assert b.shape == (2, 4, 4)
+    torch.testing.assert_close(b[0, 3], torch.tensor([-3.0, -2.0, -1.0, 0.0]) * 2 ** -4)
+    torch.testing.assert_close(alibi_bias(2, 1, 4)[:, 0], b[:, 3])   # last query row, with a cache
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="positive even int"):
+        rope_inv_freq(7)
+    cos, sin = rope_cos_sin(torch.arange(3), rope_inv_freq(32))
+    with pytest.raises(ValueError, match="exceeds the head dimension"):
+        apply_rope(torch.randn(3, 16), cos, sin)
+    with pytest.raises(ValueError, match="seq length"):
+        apply_rope(torch.randn(4, 32), cos, sin)
+    with pytest.raises(ValueError, match="positive int"):
+        alibi_slopes(0)
