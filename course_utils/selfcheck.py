@@ -40,6 +40,9 @@ class CheckResult:
     def __repr__(self) -> str:
         return self.message
 
+    def _ipython_display_(self) -> None:
+        """Show nothing in a notebook: the check already printed its message."""
+
 
 def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., CheckResult]]:
     """Decorate a check function ``check(answer, ...) -> optional success note``."""

@@ -81,3 +81,10 @@ def test_report_lists_everything_and_no_problems_here():
     for needle in ("Python", "PyTorch", "CUDA build", "CPU threads", "CJK font", "corpus:", "gensim"):
         assert needle in text
     assert problems == [], problems
+
+
+def test_check_result_is_not_displayed_twice_in_notebooks():
+    """IPython shows nothing for a CheckResult: the check already printed its message."""
+    res = check_double(lambda x: 2 * x)
+    assert res._ipython_display_() is None
+    assert repr(res).startswith("[passed]")
