@@ -44,7 +44,7 @@ lint: install-test  ## ruff over the package, tests and notebooks
 	$(PYTHON) -m ruff check .
 
 execute: install  ## Re-run notebooks in place, default profile (NB=path for one)
-	$(PYTHON) -m course_utils.execute $(if $(NB),$(NB),notebooks/*.ipynb solutions/*.ipynb)
+	$(PYTHON) -m course_utils.tools.execute $(if $(NB),$(NB),notebooks/*.ipynb solutions/*.ipynb)
 
 clean:  ## Remove caches (.cache/ holds preprocessed corpora)
 	rm -rf .cache .pytest_cache .ruff_cache

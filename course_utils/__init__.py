@@ -4,9 +4,9 @@ Each concept has its own module; the README lists them. The most used names
 are re-exported here.
 """
 
-from .device import enable_determinism, get_device, set_seed
-from .profiles import by_profile, get_profile
-from .progress import progress
+from .tools.device import enable_determinism, get_device, set_seed
+from .tools.profiles import by_profile, get_profile
+from .tools.progress import progress
 from .vocab import Vocab
 
 __all__ = [

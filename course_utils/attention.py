@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .tools.checks import positive_int
+
 
 def check_attention_inputs(query, key, value, mask=None):
     """Raise a clear TypeError/ValueError, naming the shapes, unless attention can run."""
@@ -105,8 +107,7 @@ class MultiHeadedAttention(nn.Module):
 
 def causal_mask(size: int) -> torch.Tensor:
     """(size, size) boolean mask: query i may attend to keys j <= i (no peeking at the future)."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    positive_int("size", size)
     return torch.tril(torch.ones(size, size, dtype=torch.bool))
 
 

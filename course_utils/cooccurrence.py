@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
+from .tools.checks import positive_int
+
 
 def cooccurrence_matrix(sentences: Sequence[Sequence[str]], vocab: Sequence[str],
                         window: int = 2) -> sparse.csr_matrix:
@@ -25,8 +27,7 @@ def cooccurrence_matrix(sentences: Sequence[Sequence[str]], vocab: Sequence[str]
     """
     if isinstance(sentences, str):
         raise TypeError("sentences must be a list of token lists, not one string")
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive int, got {window!r}")
+    positive_int("window", window)
     index = {w: i for i, w in enumerate(vocab)}
     if len(index) != len(vocab):
         raise ValueError("vocab has repeated words; pass each word once")

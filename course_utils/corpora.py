@@ -24,7 +24,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .cache import cached, content_key, file_digest
+from .tools.cache import cached, content_key, file_digest
 
 
 class CorpusNotFoundError(FileNotFoundError):

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .tools.checks import positive_int
 from .vocab import Vocab
 
 BOS, EOS = "<bos>", "<eos>"
@@ -55,9 +56,7 @@ class ElmoConfig:
     def __post_init__(self):
         for name in ("vocab_size", "n_chars", "max_chars", "char_dim", "proj_dim", "hidden_dim",
                      "n_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ElmoConfig.{name} must be a positive int, got {value!r}")
+            positive_int(f"ElmoConfig.{name}", getattr(self, name))
         if self.max_chars < 3:
             raise ValueError(f"max_chars must be >= 3 (<bow>, a character, <eow>), "
                              f"got {self.max_chars}")
@@ -309,8 +308,7 @@ class ScalarMix(nn.Module):
 
     def __init__(self, n_layers: int):
         super().__init__()
-        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-            raise ValueError(f"n_layers must be a positive int, got {n_layers!r}")
+        positive_int("n_layers", n_layers)
         self.scalar_parameters = nn.Parameter(torch.zeros(n_layers))
         self.gamma = nn.Parameter(torch.ones(()))
 

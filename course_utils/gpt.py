@@ -26,6 +26,7 @@ from torch import nn
 
 from .attention import MultiHeadedAttention
 from .sampling import sample_next
+from .tools.checks import positive_int
 from .transformer import (
     ACTIVATIONS,
     Encoder,
@@ -54,9 +55,7 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+            positive_int(f"GPTConfig.{name}", getattr(self, name))
         if self.d_model % self.n_head != 0:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})"

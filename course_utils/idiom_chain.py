@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .tools.checks import positive_int
+
 
 @dataclass(frozen=True)
 class ChainGraph:
@@ -62,8 +64,7 @@ def build_chain_graph(idioms: Sequence[str]) -> ChainGraph:
 
 
 def _check_length(length: int, name: str = "length") -> None:
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ValueError(f"{name} must be a positive int (idioms in a chain), got {length!r}")
+    positive_int(f"{name} (idioms in a chain)", length)
 
 
 def dfs_chains(succ: Sequence[Sequence[int]], start: int, max_length: int) -> Iterator[list[int]]:
@@ -148,8 +149,7 @@ def longest_chain(graph: ChainGraph, budget: int = 100_000, start: str | None = 
     a cheap heuristic; the true longest chain is a hard (NP-hard) problem, which
     is the point: a bounded search returns the best it has seen.
     """
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ValueError(f"budget must be a positive int (node visits), got {budget!r}")
+    positive_int("budget (node visits)", budget)
     succ = [sorted(s, key=lambda j: (-len(graph.succ[j]), j)) for s in graph.succ]
     if start is None:
         starts = sorted(range(len(graph.words)), key=lambda i: (-len(succ[i]), i))

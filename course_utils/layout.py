@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .tools.checks import finite_number, non_negative_int
+
 
 def similarity_to_distance(similarity) -> np.ndarray:
     """Target distances ``1 - S`` for a symmetric similarity matrix with values in [0, 1]."""
@@ -82,10 +84,8 @@ def fit_layout(target, dims: int = 2, steps: int = 500, lr: float = 0.05, seed: 
     d = np.asarray(target, dtype=np.float64)
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
         raise ValueError(f"target distances must be a square matrix, got shape {d.shape}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    non_negative_int("steps", steps)
+    finite_number("lr", lr, low=0, low_inclusive=False)
     rng = np.random.default_rng(seed)
     x = rng.uniform(-0.5, 0.5, size=(len(d), dims))
     result = LayoutResult(x)

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .tools.checks import finite_number, instance_of, non_negative_int, positive_int, probability
+
 BOS, EOS, UNK = "<bos>", "<eos>", "<unk>"
 
 
@@ -48,10 +50,7 @@ class CharBigramModel:
     """
 
     def __init__(self, alpha: float = 0.1) -> None:
-        if isinstance(alpha, bool) or not isinstance(alpha, int | float):
-            raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
-        if not alpha > 0 or not math.isfinite(alpha):
-            raise ValueError(f"alpha must be a positive finite number (add-alpha), got {alpha}")
+        finite_number("alpha (add-alpha smoothing)", alpha, low=0, low_inclusive=False)
         self.alpha = float(alpha)
         self.itos: list[str] = []
         self.stoi: dict[str, int] = {}
@@ -173,13 +172,10 @@ class CharBigramModel:
         ``n_chars``), after which a new line starts from <bos>.
         """
         self._require_fit()
-        if isinstance(n_chars, bool) or not isinstance(n_chars, int) or n_chars < 0:
-            raise ValueError(f"n_chars must be a non-negative int, got {n_chars!r}")
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
-        bad_k = isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
-        if top_k is not None and bad_k:
-            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        non_negative_int("n_chars", n_chars)
+        instance_of("prefix", prefix, str)
+        if top_k is not None:
+            positive_int("top_k", top_k)
         rng = np.random.default_rng(seed)
         unk = self.stoi[UNK]
         prev = self.itos[0] if not prefix or prefix[-1] == "\n" else prefix[-1]
@@ -208,10 +204,7 @@ class CharBigramModel:
 def split_texts(texts, valid_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
     """Deterministic random split of lines into (train, valid), each in original order."""
     texts = list(texts)
-    if isinstance(valid_fraction, bool) or not isinstance(valid_fraction, int | float):
-        raise TypeError(f"valid_fraction must be a number, got {type(valid_fraction).__name__}")
-    if not 0 < valid_fraction < 1:
-        raise ValueError(f"valid_fraction must be between 0 and 1, got {valid_fraction}")
+    probability("valid_fraction", valid_fraction, allow_zero=False, allow_one=False)
     if len(texts) < 2:
         raise ValueError(f"need at least 2 texts to split, got {len(texts)}")
     n_valid = min(len(texts) - 1, max(1, round(len(texts) * valid_fraction)))

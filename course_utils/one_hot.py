@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from .tools.checks import non_negative_int, positive_int
+
 
 def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(..., vocab_size) tensor with a 1 at each id and 0 elsewhere."""
@@ -18,8 +20,7 @@ def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.T
     ids = torch.as_tensor(ids)
     if ids.dtype.is_floating_point or ids.dtype == torch.bool:
         raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
-        raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
+    positive_int("vocab_size", vocab_size)
     if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"ids must lie in [0, {vocab_size}), got range "
                          f"[{int(ids.min())}, {int(ids.max())}]")
@@ -30,9 +31,8 @@ def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.T
 
 def one_hot_bytes(n_tokens: int, vocab_size: int, dtype: torch.dtype = torch.float32) -> int:
     """Memory of a dense (n_tokens, vocab_size) one-hot matrix in bytes."""
-    for name, v in (("n_tokens", n_tokens), ("vocab_size", vocab_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+    non_negative_int("n_tokens", n_tokens)
+    non_negative_int("vocab_size", vocab_size)
     return n_tokens * vocab_size * torch.empty((), dtype=dtype).element_size()
 
 

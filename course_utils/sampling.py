@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import torch
 
+from .tools.checks import positive_int
+
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Logits with all but the k largest of each row set to -inf. (..., vocab) -> (..., vocab)."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"top_k must be a positive int, got {k!r}")
+    positive_int("top_k", k)
     k = min(k, logits.size(-1))
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest logit
     return logits.masked_fill(logits < kth, float("-inf"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .progress import progress
+from .tools.progress import progress
 from .transformer import subsequent_mask
 
 

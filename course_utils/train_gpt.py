@@ -37,9 +37,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .device import get_device, set_seed
 from .gpt import GPT, GPTConfig
-from .progress import progress
+from .tools.checks import positive_int
+from .tools.device import get_device, set_seed
+from .tools.progress import progress
 
 CHECKPOINT_FORMAT = "course-gpt-checkpoint-v1"
 CSV_FIELDS = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed_s")
@@ -95,9 +96,7 @@ class TrainConfig:
             "eval_interval",
             "save_interval",
         ):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {v!r}")
+            positive_int(f"TrainConfig.{name}", getattr(self, name))
         if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
             raise ValueError(
                 f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}"

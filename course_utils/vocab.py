@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from .tools.checks import positive_int
+
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 DEFAULT_SPECIALS = (PAD, UNK, BOS, EOS)
 
@@ -31,10 +33,9 @@ class Vocab:
                 "sentences must be an iterable of token sequences, not one string; "
                 "wrap it as [list(text)] for characters or [text.split()] for words"
             )
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
-        if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
-            raise ValueError(f"max_size must be a positive int or None, got {max_size!r}")
+        positive_int("min_freq", min_freq)
+        if max_size is not None:
+            positive_int("max_size", max_size)
         if len(set(specials)) != len(specials):
             raise ValueError(f"specials must be distinct, got {list(specials)}")
         if unk_token is not None and unk_token not in specials:

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .progress import progress
+from .tools.checks import positive_int
+from .tools.progress import progress
 from .vocab import Vocab
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -234,9 +235,7 @@ class Word2VecConfig:
 
     def __post_init__(self) -> None:
         for name in ("vector_size", "window", "min_count", "negative", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(name, getattr(self, name))
         if self.sg not in (0, 1):
             raise ValueError(f"sg must be 1 (skip-gram) or 0 (CBOW), got {self.sg!r}")
         if self.sample < 0 or self.alpha <= 0 or self.min_alpha < 0:

@@ -5,7 +5,7 @@ set -u
 has_cjk() {
   python3 - <<'PY' 2>/dev/null
 import sys
-from course_utils.plotting import find_cjk_font
+from course_utils.tools.plotting import find_cjk_font
 sys.exit(0 if find_cjk_font() else 1)
 PY
 }

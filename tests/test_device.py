@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.device import get_device, set_seed
+from course_utils.tools.device import get_device, set_seed
 
 
 def test_get_device_falls_back_to_cpu_without_accelerators():

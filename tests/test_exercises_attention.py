@@ -11,7 +11,7 @@ from course_utils.exercises.attention import (
     check_padding_mask,
     check_score_gradient,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def attend_one(q, K, V):

@@ -10,7 +10,7 @@ from course_utils.exercises.elmo import (
     check_most_confused_pair,
     check_scalar_mix,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def scalar_mix_by_hand(layers, scalars, gamma):

@@ -9,7 +9,7 @@ from course_utils.exercises.gpt import (
     check_top_k,
     check_untied_gpt2,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def block_parameters(d_model, d_ff):

@@ -5,7 +5,7 @@ from course_utils.exercises.model_size import (
     check_kv_cache_gb,
     check_layer_params,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def kv_cache_gb(n_layers, n_kv_heads, head_dim, context, batch=1, bytes_per_value=2):

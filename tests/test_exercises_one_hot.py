@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from course_utils.exercises.one_hot import check_bag_of_words, check_lookup, check_one_hot
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def one_hot_matrix(ids, vocab_size):

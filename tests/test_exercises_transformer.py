@@ -11,7 +11,7 @@ from course_utils.exercises.transformer import (
     check_encoder_layer_params,
     check_positional_encoding,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def positional_encoding(max_len, d_model):

@@ -9,7 +9,7 @@ from course_utils.exercises.vectorization import (
     check_count_chains,
     check_standardize,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def cosine(a, b):

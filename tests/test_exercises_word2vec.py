@@ -9,7 +9,7 @@ from course_utils.exercises.word2vec import (
     check_noise_distribution,
     check_solve_analogy,
 )
-from course_utils.selfcheck import CheckFailed
+from course_utils.tools.selfcheck import CheckFailed
 
 
 def discard_probability(freq, t):

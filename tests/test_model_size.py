@@ -1,6 +1,5 @@
 """Parameter counts: the published totals, and transformers' own count on the meta device."""
 
-import importlib.util
 
 import pytest
 import torch
@@ -21,7 +20,6 @@ from course_utils.model_size import (
     weight_bytes,
 )
 
-HAS_BERT = importlib.util.find_spec("course_utils.bert") is not None
 EXACT = {
     "Llama-2-7B": 6_738_415_616,
     "Qwen2-7B": 7_615_616_512,
@@ -60,8 +58,7 @@ def _hf_model(name):
 
 
 @pytest.mark.parametrize("name", ["Llama-2-7B", "Mistral-7B", "Qwen2-7B", "ChatGLM3-6B", "GPT-2",
-                                  "GPT-1", pytest.param("BERT-base", marks=pytest.mark.skipif(
-                                      not HAS_BERT, reason="course_utils.bert not written yet"))])
+                                  "GPT-1", "BERT-base"])
 def test_transformers_meta_count_equals_ours(name):
     cfg, cls = _hf_model(name)
     assert count_parameters(config_from_hf(EXAMPLE_HF_CONFIGS[name])) == _hf_meta_count(cfg, cls)
@@ -137,7 +134,6 @@ def test_bad_input():
         fits(size_report(EXAMPLE_HF_CONFIGS["GPT-2"]), 24, "train")
 
 
-@pytest.mark.skipif(not HAS_BERT, reason="course_utils.bert not written yet")
 def test_bert_is_an_encoder_without_kv_cache():
     r = size_report(EXAMPLE_HF_CONFIGS["BERT-base"], "BERT-base")
     assert r.params == 109_482_240 and r.kv_gb is None and "no KV cache" in str(r)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.notebook_sync import check_notebook, marked_cells
+from course_utils.tools.notebook_sync import check_notebook, marked_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -32,16 +32,16 @@ def _write_nb(tmp_path, source):
 def test_checker_detects_drift_and_accepts_comments(tmp_path):
     import inspect
 
-    from course_utils import device
+    from course_utils.tools import device
 
     src = inspect.getsource(device.get_device)
-    same = _write_nb(tmp_path, "#| same-as: course_utils.device\n" + src + "\nget_device()\n")
+    same = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\n" + src + "\nget_device()\n")
     assert [r.same for r in check_notebook(same)] == [True]
-    commented = _write_nb(tmp_path, "#| same-as: course_utils.device\n# a comment\n" + src)
+    commented = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\n# a comment\n" + src)
     assert [r.same for r in check_notebook(commented)] == [True]
-    drifted = _write_nb(tmp_path, "#| same-as: course_utils.device\n" + src.replace('"cpu"', '"cpu0"', 1))
+    drifted = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\n" + src.replace('"cpu"', '"cpu0"', 1))
     assert [r.same for r in check_notebook(drifted)] == [False]
-    unknown = _write_nb(tmp_path, "#| same-as: course_utils.device\ndef nope():\n    pass\n")
+    unknown = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\ndef nope():\n    pass\n")
     assert "has no top-level nope" in check_notebook(unknown)[0].reason
-    empty = _write_nb(tmp_path, "#| same-as: course_utils.device\nx = 1\n")
+    empty = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\nx = 1\n")
     assert "defines no function" in check_notebook(empty)[0].reason

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import plotting  # noqa: E402
+from course_utils.tools import plotting  # noqa: E402
 
 
 def _render(fig) -> list[str]:

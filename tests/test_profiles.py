@@ -1,6 +1,6 @@
 import pytest
 
-from course_utils.profiles import by_profile, get_profile
+from course_utils.tools.profiles import by_profile, get_profile
 
 
 def test_env_var_chooses_profile(monkeypatch):

@@ -4,10 +4,10 @@ import io
 
 import pytest
 
-from course_utils import benchmark, cache
-from course_utils.progress import progress
-from course_utils.report import report
-from course_utils.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
+from course_utils.tools import benchmark, cache
+from course_utils.tools.progress import progress
+from course_utils.tools.report import report
+from course_utils.tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
 
 
 def test_progress_writes_to_stderr_not_stdout(capsys):

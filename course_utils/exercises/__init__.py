@@ -1,1 +1,1 @@
-"""Exercise self-checks, one module per concept (see ``course_utils.selfcheck``)."""
+"""Exercise self-checks, one module per concept (see ``course_utils.tools.selfcheck``)."""

@@ -12,7 +12,7 @@ import math
 import torch
 
 from ..attention import attention, causal_mask, padding_mask
-from ..selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal, expect_type
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal, expect_type
 
 # A tiny fixed example: 3 keys of width d_k = 4, values of width 2.
 _Q = torch.tensor([1.0, 0.0, 2.0, -1.0], dtype=torch.float64)

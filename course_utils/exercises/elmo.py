@@ -1,4 +1,4 @@
-"""Self-checks for the ELMo chapter's exercises (see ``course_utils.selfcheck``)."""
+"""Self-checks for the ELMo chapter's exercises (see ``course_utils.tools.selfcheck``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from ..elmo import IGNORE_INDEX, ScalarMix, lm_targets
 from ..polysemy import cosine_matrix
-from ..selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
 
 
 @exercise("Exercise 1: the scalar mix by hand")

@@ -8,7 +8,7 @@ from ..attention import MultiHeadedAttention
 from ..gpt import GPT_PRESETS, GPTConfig
 from ..model_size import count_parameters
 from ..sampling import top_k_filter
-from ..selfcheck import exercise, expect, expect_equal, expect_type
+from ..tools.selfcheck import exercise, expect, expect_equal, expect_type
 from ..transformer import EncoderLayer, PositionwiseFeedForward
 
 

@@ -6,7 +6,7 @@ import torch
 
 from ..llama import DecoderLayer, LlamaConfig
 from ..model_size import count_parameters
-from ..selfcheck import CheckFailed, exercise, expect, expect_close
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close
 
 FINETUNE_MODELS = {"Qwen2-0.5B": 494_032_768, "Qwen2-1.5B": 1_543_714_304,
                    "Llama-2-7B": 6_738_415_616}

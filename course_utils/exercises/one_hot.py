@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..selfcheck import CheckFailed, exercise, expect, expect_close
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close
 
 __all__ = ["check_bag_of_words", "check_lookup", "check_one_hot"]
 

@@ -7,7 +7,7 @@ import torch
 from ..attention import MultiHeadedAttention
 from ..decoding import beam_search_step
 from ..model_size import count_parameters
-from ..selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal, expect_type
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal, expect_type
 from ..transformer import EncoderLayer, PositionalEncoding, PositionwiseFeedForward
 
 

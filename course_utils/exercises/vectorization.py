@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..selfcheck import CheckFailed, exercise, expect, expect_close
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close
 
 __all__ = ["check_bigram_prob", "check_count_chains", "check_cosine", "check_standardize"]
 

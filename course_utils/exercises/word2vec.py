@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
+from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
 
 __all__ = ["check_discard_probability", "check_noise_distribution", "check_context_pairs",
            "check_solve_analogy", "toy_analogy_vectors"]

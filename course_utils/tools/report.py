@@ -10,7 +10,7 @@ from importlib import metadata
 
 import torch
 
-from . import corpora
+from .. import corpora
 from .plotting import INSTALL_HINT, find_cjk_font
 from .profiles import get_profile
 

@@ -1,6 +1,6 @@
 """Re-run notebooks in place, top to bottom, from a fresh kernel.
 
-    python -m course_utils.execute notebooks/03_word2vec.ipynb [--profile default]
+    python -m course_utils.tools.execute notebooks/03_word2vec.ipynb [--profile default]
 
 Used by ``make execute`` to refresh the committed outputs. It sets
 ``PYTHONHASHSEED=0`` and ``COURSE_PROFILE`` (default: ``default``) for the
