@@ -4,7 +4,9 @@ Results are pickled under a git-ignored folder (``.cache/`` in the course
 checkout, or ``$COURSE_CACHE_DIR``). The key is a hash of the inputs that
 determine the result (for example the source file's bytes and the parameters),
 so a changed input can never return a stale result. Each use is announced on
-stderr, so notebook outputs stay the same with and without a cache.
+stderr while the course runs live (``progress.status``), by name only: no path
+or key of this machine enters a saved notebook, and outputs stay the same with
+and without a cache.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from .progress import status
 
 T = TypeVar("T")
 _VERSION = b"course-cache-v1"
@@ -58,13 +61,10 @@ def cached(name: str, key: str, build: Callable[[], T], enabled: bool = True) ->
         try:
             with open(path, "rb") as f:
                 value = pickle.load(f)
-            print(
-                f"[cache] using {path.name} (delete {path.parent.name}/ to rebuild)",
-                file=sys.stderr,
-            )
+            status(f"[cache] reusing the saved {name} (COURSE_NO_CACHE=1 recomputes it)")
             return value
         except Exception as exc:  # a truncated or foreign file: rebuild it
-            print(f"[cache] ignoring unreadable {path.name}: {exc}", file=sys.stderr)
+            status(f"[cache] the saved {name} is unreadable ({type(exc).__name__}): rebuilding it")
     value = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def cached(name: str, key: str, build: Callable[[], T], enabled: bool = True) ->
         with open(tmp, "wb") as f:
             pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
-        print(f"[cache] wrote {path.name}", file=sys.stderr)
+        status(f"[cache] saved {name} for the next run")
     except OSError as exc:  # read-only checkout: still return the value
-        print(f"[cache] could not write {path}: {exc}", file=sys.stderr)
+        status(f"[cache] could not save {name} ({exc.strerror or type(exc).__name__})")
     return value
