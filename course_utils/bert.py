@@ -10,7 +10,8 @@ all options of ``course_utils.transformer``'s blocks:
 
 A ``pooler`` (dense + tanh on the first token) completes the checkpoint layout,
 so the parameter count matches published BERT figures (110M for BERT-base).
-``hf_to_course_name`` maps a Hugging Face ``BertModel`` state-dict name to ours.
+``hf_to_course_name`` maps a Hugging Face ``BertModel`` state-dict name to ours;
+``course_utils.hf_checkpoint.load_hf_state_dict`` uses it to load a checkpoint.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .attention import MultiHeadedAttention
+from .model_config import HFFields, ModelShape
+from .tools.checks import finite_number, one_of, positive_int, probability
 from .transformer import Encoder, EncoderLayer, PositionwiseFeedForward
 
 
@@ -41,23 +45,54 @@ class BertConfig:
     hidden_act: str = "gelu"
     dropout: float = 0.1
 
+    HF_MODEL_TYPES: ClassVar[tuple[str, ...]] = ("bert",)
+    SIZE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+        "type_vocab_size",
+    )
+
     def __post_init__(self):
+        for name in self.SIZE_FIELDS:
+            positive_int(f"BertConfig.{name}", getattr(self, name))
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
-        if self.hidden_act not in ("gelu", "relu"):
-            raise ValueError(f"hidden_act must be 'gelu' or 'relu', got {self.hidden_act!r}")
+        finite_number("BertConfig.layer_norm_eps", self.layer_norm_eps, low=0, low_inclusive=False)
+        one_of("BertConfig.hidden_act", self.hidden_act, ("gelu", "relu"))
+        probability("BertConfig.dropout", self.dropout, allow_one=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> BertConfig:
-        """Read a Hugging Face config.json dict (unknown keys are ignored)."""
-        names = set(cls.__dataclass_fields__) - {"dropout"}
-        kwargs = {k: v for k, v in d.items() if k in names}
-        if "hidden_dropout_prob" in d:
-            kwargs["dropout"] = d["hidden_dropout_prob"]
-        return cls(**kwargs)
+    def from_hf(cls, d: dict) -> BertConfig:
+        """BERT from its Hugging Face config.json dict (fields this encoder does not use are
+        ignored)."""
+        f = HFFields.of(d, cls.HF_MODEL_TYPES)
+        f.require(*cls.SIZE_FIELDS)
+        return cls(
+            **{k: f.positive_int(k) for k in cls.SIZE_FIELDS},
+            layer_norm_eps=f.number("layer_norm_eps", 1e-12),
+            hidden_act=f.choice("hidden_act", "gelu", ("gelu", "relu")),
+            dropout=f.probability("hidden_dropout_prob", 0.1),
+        )
+
+    @property
+    def shape(self) -> ModelShape:
+        return ModelShape(
+            layers=self.num_hidden_layers,
+            d_model=self.hidden_size,
+            heads=self.num_attention_heads,
+            kv_heads=self.num_attention_heads,
+            head_dim=self.hidden_size // self.num_attention_heads,
+            d_ff=self.intermediate_size,
+            vocab=self.vocab_size,
+            decoder=False,
+        )
 
     def build(self) -> BertModel:
         return BertModel(self)
@@ -163,23 +198,3 @@ def hf_to_course_name(name: str) -> str | None:
     if m and m.group(2) in _LAYER_MAP:
         return f"encoder.layers.{m.group(1)}.{_LAYER_MAP[m.group(2)]}.{m.group(3)}"
     raise KeyError(f"no course name for checkpoint tensor {name!r}")
-
-
-def load_hf_state_dict(model: BertModel, tensors: dict[str, torch.Tensor]) -> list[str]:
-    """Copy a Hugging Face BertModel state dict into ``model``; returns the names used.
-
-    Every parameter of ``model`` must be filled, and every checkpoint tensor used:
-    anything missing or left over raises a ValueError naming it.
-    """
-    mapped = {}
-    for name, tensor in tensors.items():
-        ours = hf_to_course_name(name)
-        if ours is not None:
-            mapped[ours] = tensor
-    result = model.load_state_dict(mapped, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"checkpoint does not fit: missing {result.missing_keys}, "
-            f"unexpected {result.unexpected_keys}"
-        )
-    return sorted(mapped)

@@ -19,14 +19,16 @@ import contextlib
 import copy
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiHeadedAttention
+from .model_config import HFFields, ModelShape
 from .sampling import sample_next
-from .tools.checks import positive_int
+from .tools.checks import finite_number, instance_of, one_of, positive_int, probability
 from .transformer import (
     ACTIVATIONS,
     Encoder,
@@ -53,6 +55,8 @@ class GPTConfig:
     layer_norm_eps: float = 1e-5
     bias: bool = True  # biases in the Linear and LayerNorm layers
 
+    HF_MODEL_TYPES: ClassVar[tuple[str, ...]] = ("gpt2", "openai-gpt")
+
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
             positive_int(f"GPTConfig.{name}", getattr(self, name))
@@ -62,12 +66,42 @@ class GPTConfig:
             )
         if self.d_ff is None:
             self.d_ff = 4 * self.d_model
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
-            )
+        positive_int("GPTConfig.d_ff", self.d_ff)
+        probability("GPTConfig.dropout", self.dropout, allow_one=False)
+        for name in ("norm_first", "tie_weights", "bias"):
+            instance_of(f"GPTConfig.{name}", getattr(self, name), bool)
+        one_of("GPTConfig.activation", self.activation, ACTIVATIONS)
+        finite_number("GPTConfig.layer_norm_eps", self.layer_norm_eps, low=0, low_inclusive=False)
+
+    @classmethod
+    def from_hf(cls, d: dict) -> GPTConfig:
+        """GPT-2 or GPT-1 (openai-gpt) from its Hugging Face config.json dict."""
+        f = HFFields.of(d, cls.HF_MODEL_TYPES)
+        f.require("vocab_size", "n_positions", "n_layer", "n_head", "n_embd")
+        return cls(
+            vocab_size=f.positive_int("vocab_size"),
+            block_size=f.positive_int("n_positions"),
+            n_layer=f.positive_int("n_layer"),
+            n_head=f.positive_int("n_head"),
+            d_model=f.positive_int("n_embd"),
+            d_ff=f.positive_int("n_inner", None),  # null: 4 x n_embd
+            layer_norm_eps=f.number("layer_norm_epsilon", 1e-5),
+            norm_first=f.model_type == "gpt2",  # GPT-1 is post-norm
+            tie_weights=f.flag("tie_word_embeddings", True),
+        )
+
+    @property
+    def shape(self) -> ModelShape:
+        return ModelShape(
+            layers=self.n_layer,
+            d_model=self.d_model,
+            heads=self.n_head,
+            kv_heads=self.n_head,
+            head_dim=self.d_model // self.n_head,
+            d_ff=self.d_ff,
+            vocab=self.vocab_size,
+            decoder=True,
+        )
 
     def build(self) -> GPT:
         return GPT(self)

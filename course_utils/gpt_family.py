@@ -3,7 +3,8 @@
 Parameters are never copied from papers: each configuration is built on the
 ``meta`` device and counted with ``course_utils.model_size.count_parameters``.
 The printed figures (GPT-3's Table 2.1, Brown et al. 2020) are kept only to be
-compared with the counts.
+compared with the counts. Training compute (6·N·D) is
+``course_utils.model_size.training_flops``.
 """
 
 from __future__ import annotations
@@ -67,13 +68,6 @@ def gpt3_config(row: GPT3Row) -> GPTConfig:
     """A buildable GPTConfig for a Table 2.1 row (with ``GPT3_FIXES`` applied)."""
     values = {"n_head": row.n_heads, "d_model": row.d_model, **GPT3_FIXES.get(row.name, {})}
     return GPTConfig(vocab_size=GPT3_VOCAB, block_size=GPT3_CONTEXT, n_layer=row.n_layers, **values)
-
-
-def training_flops(n_params: float, n_tokens: float) -> float:
-    """Training compute C ~ 6 N D: 2N FLOPs per token forward, 4N backward (Kaplan et al. 2020)."""
-    if n_params <= 0 or n_tokens <= 0:
-        raise ValueError(f"n_params and n_tokens must be positive, got {n_params}, {n_tokens}")
-    return 6.0 * n_params * n_tokens
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,19 @@ the published configurations.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .alibi import alibi_bias
+from .model_config import HFFields, ModelShape
 from .norms import RMSNorm
 from .rope import RotaryEmbedding, apply_rope
+from .tools.checks import finite_number, instance_of, one_of, positive_int
 
 
 @dataclass
@@ -54,29 +58,139 @@ class LlamaConfig:
     sliding_window: int | None = None        # Mistral: attend to the last W tokens only
     model_type: str = "llama"
 
+    HF_MODEL_TYPES: ClassVar[tuple[str, ...]] = ("llama", "mistral", "qwen2", "chatglm", "baichuan")
+
     def __post_init__(self):
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings"):
+            positive_int(f"LlamaConfig.{name}", getattr(self, name))
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
+        positive_int("LlamaConfig.num_key_value_heads", self.num_key_value_heads)
         if self.head_dim is None:
             if self.hidden_size % self.num_attention_heads:
                 raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by "
                                  f"num_attention_heads ({self.num_attention_heads}), "
                                  f"or head_dim must be given")
             self.head_dim = self.hidden_size // self.num_attention_heads
+        positive_int("LlamaConfig.head_dim", self.head_dim)
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple "
                              f"of num_key_value_heads ({self.num_key_value_heads})")
         if self.position not in ("rope", "alibi"):
             raise ValueError(f"position must be 'rope' or 'alibi', got {self.position!r}")
-        if not 0 < self.partial_rotary_factor <= 1:
-            raise ValueError(f"partial_rotary_factor must be in (0, 1], "
-                             f"got {self.partial_rotary_factor}")
+        for name in ("rms_norm_eps", "rope_theta"):
+            finite_number(f"LlamaConfig.{name}", getattr(self, name), low=0, low_inclusive=False)
+        finite_number("LlamaConfig.partial_rotary_factor", self.partial_rotary_factor, low=0,
+                      high=1, low_inclusive=False)
         if self.rotary_dim % 2:
             raise ValueError(f"rotary dimension {self.rotary_dim} must be even")
+        for name in ("rope_interleaved", "attention_bias", "tie_word_embeddings"):
+            instance_of(f"LlamaConfig.{name}", getattr(self, name), bool)
+        if self.sliding_window is not None:
+            positive_int("LlamaConfig.sliding_window", self.sliding_window)
+        one_of("LlamaConfig.model_type", self.model_type, self.HF_MODEL_TYPES)
 
     @property
     def rotary_dim(self) -> int:
         return int(self.head_dim * self.partial_rotary_factor)
+
+    @property
+    def shape(self) -> ModelShape:
+        return ModelShape(layers=self.num_hidden_layers, d_model=self.hidden_size,
+                          heads=self.num_attention_heads, kv_heads=self.num_key_value_heads,
+                          head_dim=self.head_dim, d_ff=self.intermediate_size,
+                          vocab=self.vocab_size, decoder=True)
+
+    # ------------------------------------------------------------ from a config.json
+    @classmethod
+    def from_hf(cls, d: dict) -> LlamaConfig:
+        """Llama, Mistral, Qwen2, ChatGLM2/3 or Baichuan from its Hugging Face config.json dict.
+
+        Each family's reader returns the constructor's arguments; a subclass for a new
+        family (more fields) extends its reader and adds its model_type to HF_MODEL_TYPES.
+        """
+        f = HFFields.of(d, cls.HF_MODEL_TYPES)
+        readers = {"chatglm": cls._chatglm_fields, "baichuan": cls._baichuan_fields}
+        return cls(model_type=f.model_type, **readers.get(f.model_type, cls._llama_fields)(f))
+
+    @staticmethod
+    def _core_fields(f: HFFields) -> dict:
+        """The fields that Llama, Mistral, Qwen2 and Baichuan name alike."""
+        keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size")
+        f.require(*keys)
+        fields = {k: f.positive_int(k) for k in keys}
+        return fields | {"rms_norm_eps": f.number("rms_norm_eps", 1e-6)}
+
+    @classmethod
+    def _llama_fields(cls, f: HFFields) -> dict:
+        core = cls._core_fields(f)
+        if f.flag("mlp_bias", False):
+            raise ValueError("configs with mlp_bias=true are not supported")
+        mistral = f.model_type == "mistral"
+        return core | dict(
+            num_key_value_heads=f.positive_int("num_key_value_heads", None),  # null: = heads
+            head_dim=f.positive_int("head_dim", None),  # null: hidden_size / heads
+            max_position_embeddings=f.positive_int("max_position_embeddings", 4096),
+            rope_theta=cls._rope_theta(f),
+            attention_bias=f.model_type == "qwen2" or f.flag("attention_bias", False),
+            tie_word_embeddings=f.flag("tie_word_embeddings", False),
+            sliding_window=f.positive_int("sliding_window", None) if mistral else None,
+        )
+
+    @classmethod
+    def _baichuan_fields(cls, f: HFFields) -> dict:
+        core = cls._core_fields(f)
+        # Baichuan-7B and Baichuan2-7B (hidden 4096) use RoPE; the 13B models use ALiBi.
+        context = f.positive_int("max_position_embeddings", None)
+        return core | dict(
+            max_position_embeddings=context or f.positive_int("model_max_length", 4096),
+            position="rope" if core["hidden_size"] == 4096 else "alibi",
+            tie_word_embeddings=False,
+        )
+
+    @staticmethod
+    def _chatglm_fields(f: HFFields) -> dict:
+        if "padded_vocab_size" not in f.d:
+            raise ValueError("only ChatGLM2/ChatGLM3 configs (with padded_vocab_size) are "
+                             "supported; ChatGLM-6B (v1) is a different architecture")
+        f.require("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size")
+        if f.flag("add_bias_linear", False):
+            raise ValueError("ChatGLM configs with add_bias_linear=true are not supported")
+        if not f.flag("rmsnorm", True):
+            raise ValueError("ChatGLM configs with rmsnorm=false (LayerNorm) are not supported")
+        heads = f.positive_int("num_attention_heads")
+        multi_query = f.flag("multi_query_attention", False)
+        return dict(
+            vocab_size=f.positive_int("padded_vocab_size"),
+            hidden_size=f.positive_int("hidden_size"),
+            num_hidden_layers=f.positive_int("num_layers"),
+            num_attention_heads=heads,
+            num_key_value_heads=f.positive_int("multi_query_group_num", heads) if multi_query
+            else heads,
+            head_dim=f.positive_int("kv_channels", None),
+            intermediate_size=f.positive_int("ffn_hidden_size"),
+            max_position_embeddings=f.positive_int("seq_length", 8192),
+            rms_norm_eps=f.number("layernorm_epsilon", 1e-5),
+            rope_theta=10000.0 * f.number("rope_ratio", 1.0),
+            partial_rotary_factor=0.5,  # rotary on half of each head,
+            rope_interleaved=True,  # in (2i, 2i+1) pairs
+            attention_bias=f.flag("add_qkv_bias", False),
+            tie_word_embeddings=False,
+        )
+
+    @staticmethod
+    def _rope_theta(f: HFFields) -> float:
+        """rope_theta, at the top level or (newer transformers) in rope_parameters."""
+        params, scaling = f.section("rope_parameters"), f.section("rope_scaling")
+        theta = f.number("rope_theta", None)
+        kind = scaling.d.get("rope_type", scaling.d.get("type")) or params.d.get("rope_type")
+        if kind not in ("default", None):
+            warnings.warn(f"rope scaling {kind!r} is ignored: parameter counts are exact, but "
+                          f"long-context outputs of the course's model will differ from the "
+                          f"original", stacklevel=4)
+        return params.number("rope_theta", 10000.0) if theta is None else theta
 
     def build(self) -> LlamaForCausalLM:
         return LlamaForCausalLM(self)

@@ -8,8 +8,9 @@ a Hugging Face mirror::
     modelscope download --model Qwen/Qwen2-0.5B-Instruct --local_dir /root/autodl-tmp/qwen2-0.5b
     export COURSE_LOCAL_MODEL=/root/autodl-tmp/qwen2-0.5b
 
-``load_local_model`` reads the config with ``config_from_hf``, builds
-``LlamaForCausalLM`` and loads the weights by name: the course's module names
+``load_local_model`` reads the config with ``LlamaConfig.from_hf``, builds
+``LlamaForCausalLM`` and loads the weights by name
+(``course_utils.hf_checkpoint.load_hf_state_dict``): the course's module names
 are Hugging Face's, so nothing is renamed. Supported: llama, mistral, qwen2.
 No ``transformers`` needed; the tokenizer comes from the ``tokenizers`` library.
 """
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .llama import LlamaForCausalLM
-from .model_size import config_from_hf
+from .hf_checkpoint import load_hf_state_dict, read_hf_weights
+from .llama import LlamaConfig, LlamaForCausalLM
 
 ENV_VAR = "COURSE_LOCAL_MODEL"
 LOADABLE_TYPES = ("llama", "mistral", "qwen2")
@@ -33,43 +34,6 @@ def local_model_dir() -> Path | None:
     """The folder named by $COURSE_LOCAL_MODEL, or None when unset."""
     value = os.environ.get(ENV_VAR, "").strip()
     return Path(value).expanduser() if value else None
-
-
-def load_hf_state_dict(model: LlamaForCausalLM, state_dict: dict) -> None:
-    """Copy a Hugging Face Llama/Mistral/Qwen2 state dict into the course's model, by name."""
-    state = {k: v for k, v in state_dict.items() if not k.endswith("rotary_emb.inv_freq")}
-    if model.config.tie_word_embeddings:
-        state.pop("lm_head.weight", None)   # the same tensor as the embedding table
-        own = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    else:
-        own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"checkpoint does not fit the model: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
-    for name, tensor in state.items():
-        if tuple(tensor.shape) != tuple(own[name].shape):
-            raise ValueError(f"{name}: checkpoint shape {tuple(tensor.shape)}, model expects "
-                             f"{tuple(own[name].shape)}")
-    model.load_state_dict(state, strict=False)
-
-
-def _read_weights(folder: Path) -> dict:
-    files = sorted(folder.glob("*.safetensors"))
-    if files:
-        from safetensors.torch import load_file
-
-        state = {}
-        for f in files:
-            state.update(load_file(str(f)))
-        return state
-    files = sorted(folder.glob("pytorch_model*.bin"))
-    if files:
-        state = {}
-        for f in files:
-            state.update(torch.load(f, map_location="cpu", weights_only=True))
-        return state
-    raise FileNotFoundError(f"no *.safetensors or pytorch_model*.bin files in {folder}")
 
 
 def load_local_model(folder, dtype: torch.dtype = torch.float32, device=None):
@@ -82,13 +46,13 @@ def load_local_model(folder, dtype: torch.dtype = torch.float32, device=None):
     if hf_config.get("model_type") not in LOADABLE_TYPES:
         raise ValueError(f"local loading supports model types {', '.join(LOADABLE_TYPES)}; "
                          f"{folder} is {hf_config.get('model_type')!r}")
-    cfg = config_from_hf(hf_config)
+    cfg = LlamaConfig.from_hf(hf_config)
     with torch.device("meta"):
         model = LlamaForCausalLM(cfg)
     model = model.to_empty(device="cpu")   # allocate, uninitialised: the checkpoint fills it
-    load_hf_state_dict(model, _read_weights(folder))
-    if cfg.tie_word_embeddings:
+    if cfg.tie_word_embeddings:            # to_empty gave the head a tensor of its own
         model.lm_head.weight = model.model.embed_tokens.weight
+    load_hf_state_dict(model, read_hf_weights(folder))
     model = model.to(device=device or "cpu", dtype=dtype).eval()
     tokenizer = None
     if (folder / "tokenizer.json").exists():

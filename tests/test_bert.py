@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from course_utils.bert import BertConfig, hf_to_course_name, load_hf_state_dict
+from course_utils.bert import BertConfig, hf_to_course_name
+from course_utils.hf_checkpoint import load_hf_state_dict
 from course_utils.model_size import count_parameters
 from course_utils.pretrained import minilm_available, minilm_dir
 

@@ -29,9 +29,8 @@ def _hf_pair(kind):
         for name, p in hf.named_parameters():
             if name.endswith("bias") or "norm" in name:
                 p.add_(0.1 * torch.randn_like(p))
-    from course_utils.model_size import config_from_hf
+    from course_utils.hf_checkpoint import config_from_hf, load_hf_state_dict
     ours = config_from_hf(hc.to_dict()).build()
-    from course_utils.local_model import load_hf_state_dict
     load_hf_state_dict(ours, hf.state_dict())
     return hf.eval(), ours.eval()
 

@@ -4,16 +4,15 @@
 import pytest
 import torch
 
+from course_utils.hf_checkpoint import EXAMPLE_HF_CONFIGS, SUPPORTED_MODEL_TYPES, config_from_hf
+from course_utils.model_config import ModelShape
 from course_utils.model_size import (
-    EXAMPLE_HF_CONFIGS,
-    SUPPORTED_MODEL_TYPES,
-    architecture,
     chinchilla_tokens,
-    config_from_hf,
     count_parameters,
     embedding_parameters,
     fits,
     kv_cache_bytes,
+    model_shape,
     size_report,
     training_bytes,
     training_flops,
@@ -128,8 +127,8 @@ def test_bad_input():
         count_parameters("llama")
     with pytest.raises(ValueError, match="dtype must be one of"):
         weight_bytes(10, "fp8")
-    with pytest.raises(TypeError, match="cannot read layers"):
-        architecture(object())
+    with pytest.raises(TypeError, match="config with a shape"):
+        model_shape(object())
     with pytest.raises(ValueError, match="task must be one of"):
         fits(size_report(EXAMPLE_HF_CONFIGS["GPT-2"]), 24, "train")
 
@@ -139,3 +138,59 @@ def test_bert_is_an_encoder_without_kv_cache():
     assert r.params == 109_482_240 and r.kv_gb is None and "no KV cache" in str(r)
     with pytest.raises(ValueError, match="encoder"):
         kv_cache_bytes(config_from_hf(EXAMPLE_HF_CONFIGS["BERT-base"]))
+
+
+def test_every_config_has_a_shape():
+    shapes = {name: config_from_hf(c).shape for name, c in EXAMPLE_HF_CONFIGS.items()}
+    assert shapes["Qwen2-7B"] == ModelShape(layers=28, d_model=3584, heads=28, kv_heads=4,
+                                            head_dim=128, d_ff=18944, vocab=152064, decoder=True)
+    assert shapes["GPT-2"] == ModelShape(12, 768, 12, 12, 64, 3072, 50257, True)
+    assert shapes["BERT-base"].decoder is False
+    assert shapes["ChatGLM3-6B"].kv_heads == 2
+
+
+LLAMA = config_from_hf(EXAMPLE_HF_CONFIGS["Llama-2-7B"])
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: kv_cache_bytes(LLAMA, context=-5), ValueError, "context must be a non-negative int, got -5"),
+        (lambda: kv_cache_bytes(LLAMA, context=1.5), TypeError, "context"),
+        (lambda: kv_cache_bytes(LLAMA, batch=0), ValueError, "batch must be a positive int"),
+        (lambda: kv_cache_bytes(LLAMA, dtype="fp8"), ValueError, "dtype must be one of"),
+        (lambda: kv_cache_bytes(EXAMPLE_HF_CONFIGS["Llama-2-7B"]), TypeError, "got dict"),
+        (lambda: weight_bytes(-1), ValueError, "n_params"),
+        (lambda: weight_bytes(float("nan")), ValueError, "n_params must be a finite number"),
+        (lambda: weight_bytes("7e9"), TypeError, "n_params"),
+        (lambda: training_bytes(-5), ValueError, "n_params"),
+        (lambda: training_bytes(10, bytes_per_param=0), ValueError, "bytes_per_param"),
+        (lambda: training_flops(0, 1), ValueError, "n_params"),
+        (lambda: training_flops(1e9, -1), ValueError, "n_tokens"),
+        (lambda: chinchilla_tokens(-1), ValueError, "n_params"),
+        (lambda: size_report(LLAMA, context=-5), ValueError, "context"),
+        (lambda: size_report(LLAMA, batch=0), ValueError, "batch"),
+        (lambda: size_report(LLAMA, kv_dtype="fp8"), ValueError, "kv_dtype must be one of"),
+        (lambda: size_report(LLAMA, name=3), TypeError, "name must be a str"),
+        (lambda: size_report({"model_type": "llama", "vocab_size": 0}), ValueError, "lacks"),
+        (lambda: fits("report", 24), TypeError, "report must be a SizeReport"),
+        (lambda: fits(size_report(LLAMA), -24), ValueError, "gpu_gb"),
+        (lambda: fits(size_report(LLAMA), float("nan")), ValueError, "gpu_gb"),
+        (lambda: count_parameters(torch.nn.Linear(2, 2), trainable_only="yes"), TypeError,
+         "trainable_only must be a bool"),
+    ],
+)
+def test_calculator_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_a_config_whose_build_returns_no_module():
+    class Odd:
+        def build(self):
+            return 42
+
+    with pytest.raises(TypeError, match=r"Odd.build\(\) returned int"):
+        count_parameters(Odd())
+    with pytest.raises(TypeError, match=r"Odd.build\(\) returned int"):
+        embedding_parameters(Odd())
