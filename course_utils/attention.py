@@ -8,23 +8,22 @@ attends to nothing: its weights and its output are zero, never NaN.
 Besides ``attention`` and ``MultiHeadedAttention`` (reused unchanged by the
 Transformer, BERT and GPT chapters), the module holds the masks
 (``causal_mask``, ``padding_mask``), the backward pass derived by hand
-(``attention_backward``, ``AttentionWithManualBackward``), a copy into
-PyTorch's ``nn.MultiheadAttention`` (``to_torch_mha``), and a meter for the
-memory that tensors take during a call (``peak_tensor_memory``).
+(``attention_backward``, ``AttentionWithManualBackward``) and a copy into
+PyTorch's ``nn.MultiheadAttention`` (``to_torch_mha``). ``causal_mask`` is the one
+causal mask of the course: GPT, Llama (with a sliding window) and the
+Transformer's decoder (as ``transformer.subsequent_mask``) all build theirs from it.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
-from .tools.checks import positive_int
+from .tools.checks import non_negative_int, positive_int, tensor_shape
 
 
 def check_attention_inputs(query, key, value, mask=None):
@@ -78,6 +77,7 @@ class MultiHeadedAttention(nn.Module):
 
     def __init__(self, h: int, d_model: int, dropout: float = 0.1, bias: bool = True):
         super().__init__()
+        positive_int("h", h), positive_int("d_model", d_model)
         if d_model % h != 0:
             raise ValueError(f"d_model ({d_model}) must be divisible by the number of heads "
                              f"h ({h})")
@@ -88,8 +88,9 @@ class MultiHeadedAttention(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
 
     def forward(self, query, key, value, mask=None):
-        if query.dim() != 3:
-            raise ValueError(f"query must be (batch, seq, d_model); got shape {tuple(query.shape)}")
+        dims = tensor_shape("query", query, f"batch seq_q {self.h * self.d_k}")  # (.., d_model)
+        for name, x in (("key", key), ("value", value)):  # the query's batch, one length seq_k
+            tensor_shape(name, x, f"batch seq_k {self.h * self.d_k}", dims)
         if mask is not None and mask.dim() == 3:
             mask = mask.unsqueeze(1)  # (batch, 1, seq_q|1, seq_k): the same mask for every head
         nbatches = query.size(0)
@@ -105,10 +106,19 @@ class MultiHeadedAttention(nn.Module):
         return self.linears[-1](x)
 
 
-def causal_mask(size: int) -> torch.Tensor:
-    """(size, size) boolean mask: query i may attend to keys j <= i (no peeking at the future)."""
-    positive_int("size", size)
-    return torch.tril(torch.ones(size, size, dtype=torch.bool))
+def causal_mask(size: int, past: int = 0, *, window: int | None = None, device=None):
+    """(size, past + size) boolean mask: query i may attend to keys j <= i (no peeking ahead).
+
+    ``past`` keys come first (the positions already in a KV cache): query i sits at
+    position past + i and sees them all. With ``window`` (Mistral's sliding window) a
+    query sees only its last ``window`` keys, itself included.
+    """
+    positive_int("size", size), non_negative_int("past", past)
+    ones = torch.ones(size, past + size, dtype=torch.bool, device=device)
+    mask = ones.tril(past)  # key j <= query position past + i
+    if window is not None:
+        mask &= ~ones.tril(past - positive_int("window", window))  # ... and j > past + i - window
+    return mask  # (size, past + size)
 
 
 def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -194,58 +204,3 @@ def sdpa_reference(query, key, value, mask=None):
     """PyTorch's fused attention with the course's mask convention (True = keep)."""
     attn_mask = None if mask is None else mask.bool()
     return F.scaled_dot_product_attention(query, key, value, attn_mask=attn_mask)
-
-
-class _TensorMemoryMeter(TorchDispatchMode):
-    """Counts the bytes of the storages that torch ops create while it is active."""
-
-    def __init__(self):
-        super().__init__()
-        self.live = {}  # storage data_ptr -> [bytes, tensors referring to it]
-        self.current = 0
-        self.peak = 0
-
-    def _release(self, ptr):
-        entry = self.live.get(ptr)
-        if entry is not None:
-            entry[1] -= 1
-            if entry[1] == 0:
-                self.current -= entry[0]
-                del self.live[ptr]
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        outs = out if isinstance(out, tuple | list) else (out,)
-        for t in outs:
-            if not isinstance(t, torch.Tensor) or t.device.type == "meta":
-                continue
-            storage = t.untyped_storage()
-            ptr = storage.data_ptr()
-            if ptr == 0:
-                continue
-            if ptr in self.live:
-                self.live[ptr][1] += 1
-            else:
-                self.live[ptr] = [storage.nbytes(), 1]
-                self.current += storage.nbytes()
-                self.peak = max(self.peak, self.current)
-            weakref.finalize(t, self._release, ptr)
-        return out
-
-
-def peak_tensor_memory(fn: Callable[[], object]) -> tuple[object, int]:
-    """Run ``fn()``; return (its result, the peak bytes of tensors created during the call).
-
-    Inputs that exist before the call are not counted. Buffers a fused kernel uses
-    internally are not tensors and are not counted either (they are small blocks).
-    The count comes from the tensors themselves, so it works the same on any device.
-    It does not ask the CUDA caching allocator: ``torch.cuda.max_memory_allocated``
-    (after ``torch.cuda.reset_peak_memory_stats``) gives the allocator's view, which also
-    counts workspaces and rounds allocations up to its block sizes.
-    """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}")
-    meter = _TensorMemoryMeter()
-    with meter:
-        result = fn()
-    return result, meter.peak

@@ -12,7 +12,6 @@ from course_utils.attention import (
     attention_backward,
     causal_mask,
     padding_mask,
-    peak_tensor_memory,
     sdpa_reference,
     to_torch_mha,
 )
@@ -137,7 +136,7 @@ def test_multi_head_bad_input():
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadedAttention(h=3, d_model=16)
     mha = MultiHeadedAttention(h=2, d_model=8)
-    with pytest.raises(ValueError, match=r"\(batch, seq, d_model\)"):
+    with pytest.raises(ValueError, match=r"\(batch, seq_q, 8\)"):
         mha(torch.randn(5, 8), torch.randn(5, 8), torch.randn(5, 8))
     x = torch.randn(2, 5, 8)
     with pytest.raises(ValueError, match="cannot broadcast"):
@@ -195,12 +194,57 @@ def test_manual_backward_gradcheck():
     assert torch.autograd.gradcheck(AttentionWithManualBackward.apply, inputs)
 
 
-def test_peak_tensor_memory_grows_with_n_squared_for_hand_attention():
-    q = torch.randn(1, 1, 256, 16)
-    out, peak = peak_tensor_memory(lambda: attention(q, q, q)[0])
-    assert out.shape == (1, 1, 256, 16)
-    assert peak >= 2 * 256 * 256 * 4  # at least scores and weights, float32
-    _, fused = peak_tensor_memory(lambda: sdpa_reference(q, q, q))
-    assert fused < peak / 4
-    with pytest.raises(TypeError, match="callable"):
-        peak_tensor_memory(42)
+def test_causal_mask_with_past_and_window_matches_its_definition():
+    # query i sits at position past + i; it sees key j when j <= past + i and past + i - j < window
+    for size, past, window in [(1, 0, None), (4, 0, None), (3, 5, None), (4, 2, 3), (1, 7, 2), (5, 0, 1)]:
+        got = causal_mask(size, past, window=window)
+        want = torch.tensor([[j <= past + i and (window is None or past + i - j < window)
+                              for j in range(past + size)] for i in range(size)])
+        assert torch.equal(got, want), (size, past, window)
+    assert torch.equal(causal_mask(3, 4)[:, -3:], causal_mask(3))  # new keys: the usual triangle
+    assert causal_mask(3, 4)[:, :4].all()  # every new query sees every cached key
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(size=0), "size"), (dict(size=3, past=-1), "past"), (dict(size=3, past=1.5), "past"),
+    (dict(size=3, window=0), "window"), (dict(size=3, window=2.0), "window"),
+])
+def test_causal_mask_bad_arguments(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        causal_mask(**kwargs)
+
+
+@pytest.mark.parametrize("q_shape, kv_shape, match", [
+    ((2, 5, 8), (4, 5, 8), r"key must have shape .* batch = 2 .* got shape \(4, 5, 8\)"),  # 2 sentences merged
+    ((4, 5, 8), (2, 5, 8), r"key .* batch = 4"),
+    ((2, 5, 8), (2, 5, 6), r"key must have shape \(batch, seq_k, 8\), got shape \(2, 5, 6\)"),
+    ((2, 5, 6), (2, 5, 6), r"query must have shape \(batch, seq_q, 8\)"),
+    ((5, 8), (5, 8), r"query must have shape"),  # no batch axis
+    ((1, 2, 5, 8), (1, 2, 5, 8), r"query must have shape"),
+])
+def test_multi_head_rejects_mismatched_inputs(q_shape, kv_shape, match):
+    mha = MultiHeadedAttention(h=2, d_model=8)
+    with pytest.raises(ValueError, match=match):
+        mha(torch.randn(q_shape), torch.randn(kv_shape), torch.randn(kv_shape))
+
+
+def test_multi_head_rejects_a_value_unlike_the_key():
+    mha = MultiHeadedAttention(h=2, d_model=8)
+    q = torch.randn(2, 5, 8)
+    with pytest.raises(ValueError, match=r"value .* seq_k = 7"):
+        mha(q, torch.randn(2, 7, 8), torch.randn(2, 6, 8))
+    with pytest.raises(ValueError, match=r"value .* batch = 2"):
+        mha(q, torch.randn(2, 7, 8), torch.randn(1, 7, 8))
+    with pytest.raises(TypeError, match="key must be a torch.Tensor"):
+        mha(q, q.tolist(), q)
+    assert mha(q, torch.randn(2, 7, 8), torch.randn(2, 7, 8)).shape == (2, 5, 8)  # cross-attention
+
+
+@pytest.mark.parametrize("h, d_model, error, match", [
+    (0, 8, ValueError, "h must be a positive int"), (-2, 8, ValueError, "h must be"),
+    (3, 8, ValueError, "divisible"), (2, 0, ValueError, "d_model must be a positive int"),
+    (2.0, 8, TypeError, "h must be"),
+])
+def test_multi_head_bad_sizes(h, d_model, error, match):
+    with pytest.raises(error, match=match):
+        MultiHeadedAttention(h=h, d_model=d_model)
