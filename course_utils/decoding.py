@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .tools.checks import positive_int, tensor_shape
 from .transformer import subsequent_mask
 
 
@@ -28,10 +29,7 @@ def greedy_decode(
     Returns (batch, <= max_len) ids starting with ``start_symbol``. Stops early
     once every row has produced ``end_symbol``; after it, a row repeats it.
     """
-    if src.dim() != 2:
-        raise ValueError(f"src must be (batch, seq) token ids, got shape {tuple(src.shape)}")
-    if max_len < 1:
-        raise ValueError(f"max_len must be >= 1, got {max_len}")
+    tensor_shape("src", src, "batch seq"), positive_int("max_len", max_len)
     memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
     ys = torch.full((src.size(0), 1), start_symbol, dtype=src.dtype, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
@@ -60,11 +58,8 @@ def beam_search_step(scores: torch.Tensor, log_probs: torch.Tensor, k: int):
     Returns (new_scores, beam_index, word_index), each (k,), best first: the k
     best extensions over all beams and words.
     """
-    if scores.dim() != 1 or log_probs.dim() != 2 or log_probs.size(0) != scores.size(0):
-        raise ValueError(
-            f"expected scores (beams,) and log_probs (beams, vocab), got shapes "
-            f"{tuple(scores.shape)} and {tuple(log_probs.shape)}"
-        )
+    tensor_shape("log_probs", log_probs, "beams vocab", tensor_shape("scores", scores, "beams"))
+    positive_int("k", k)
     vocab = log_probs.size(1)
     total = scores.unsqueeze(1) + log_probs  # (beams, vocab)
     k = min(k, total.numel())
@@ -101,36 +96,37 @@ def beam_search(
         raise ValueError(
             f"beam_search decodes one sentence: src must be (1, seq), got {tuple(src.shape)}"
         )
-    if beam_size < 1:
-        raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+    positive_int("max_len", max_len), positive_int("beam_size", beam_size)
     memory = model.encode(src, src_mask)  # (1, src_len, d_model)
     ys = torch.full((1, 1), start_symbol, dtype=src.dtype, device=src.device)  # (beams, t)
-    scores = torch.zeros(1, device=src.device)
+    scores = torch.zeros(1, device=src.device)  # (beams,) summed log-probabilities
     finished: list[Hypothesis] = []
     for _ in range(max_len - 1):
-        n = ys.size(0)
-        out = model.decode(
-            memory.expand(n, -1, -1),
-            src_mask.expand(n, -1, -1),
-            ys,
-            subsequent_mask(ys.size(1)).to(src.device),
-        )
-        log_probs = model.generator(out[:, -1])  # (beams, vocab)
-        k = beam_size - len(finished)
-        new_scores, beam_idx, word_idx = beam_search_step(scores, log_probs, k)
+        log_probs = next_word_log_probs(model, memory, src_mask, ys)  # (beams, vocab)
+        k = beam_size - len(finished)  # finished hypotheses leave the beam
+        scores, beam_idx, word_idx = beam_search_step(scores, log_probs, k)  # (k,) each
         ys = torch.cat([ys[beam_idx], word_idx.unsqueeze(1)], dim=1)  # (k, t + 1)
-        ended = word_idx == end_symbol
-        for row in ended.nonzero().flatten().tolist():
-            lp = float(new_scores[row])
-            finished.append(
-                Hypothesis(ys[row].tolist(), lp, lp / length_penalty(ys.size(1) - 1, alpha))
-            )
-        ys, scores = ys[~ended], new_scores[~ended]
+        ended = word_idx == end_symbol  # (k,)
+        finished += hypotheses(ys[ended], scores[ended], alpha)
+        ys, scores = ys[~ended], scores[~ended]
         if ys.size(0) == 0:
             break
-    for row in range(ys.size(0)):  # ran out of length: keep the unfinished ones too
-        lp = float(scores[row])
-        finished.append(
-            Hypothesis(ys[row].tolist(), lp, lp / length_penalty(ys.size(1) - 1, alpha))
-        )
+    finished += hypotheses(ys, scores, alpha)  # ran out of length: keep the unfinished ones too
     return sorted(finished, key=lambda h: h.score, reverse=True)
+
+
+def next_word_log_probs(model, memory, src_mask, ys: torch.Tensor) -> torch.Tensor:
+    """(beams, vocab) log-probabilities of the word after each hypothesis ys (beams, t)."""
+    n = ys.size(0)
+    tgt_mask = subsequent_mask(ys.size(1)).to(ys.device)  # (1, t, t)
+    out = model.decode(memory.expand(n, -1, -1), src_mask.expand(n, -1, -1), ys, tgt_mask)
+    return model.generator(out[:, -1])  # (beams, vocab)
+
+
+def hypotheses(ys: torch.Tensor, scores: torch.Tensor, alpha: float) -> list[Hypothesis]:
+    """One Hypothesis per row of ys (n, t), scored by log-probability / length penalty."""
+    length = ys.size(1) - 1  # generated words: the start symbol does not count
+    return [
+        Hypothesis(tokens, lp, lp / length_penalty(length, alpha))
+        for tokens, lp in zip(ys.tolist(), scores.tolist())
+    ]

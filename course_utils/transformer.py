@@ -5,7 +5,7 @@ Names follow the paper and the course outline: ``Embeddings``,
 ``PositionwiseFeedForward``, ``EncoderLayer``/``Encoder``,
 ``DecoderLayer``/``Decoder``, ``Generator``, ``EncoderDecoder``,
 ``clone_module_to_modulelist``, ``subsequent_mask`` and ``make_model``.
-Attention comes from ``course_utils.attention`` unchanged.
+Attention and the causal mask come from ``course_utils.attention`` unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import MultiHeadedAttention
+from .attention import MultiHeadedAttention, causal_mask
+from .tools.checks import non_negative_int, one_of, positive_int, probability
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -44,16 +45,17 @@ class TransformerConfig:
     tie_generator: bool = False  # generator weight = target embedding table
 
     def __post_init__(self):
+        for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
+            positive_int(f"TransformerConfig.{name}", getattr(self, name))
+        non_negative_int("TransformerConfig.n_token_types", self.n_token_types)
+        probability("TransformerConfig.dropout", self.dropout, allow_one=False)
+        one_of("TransformerConfig.activation", self.activation, sorted(ACTIVATIONS))
+        one_of("TransformerConfig.positional", self.positional, ("sinusoidal", "learned"))
         if self.d_model % self.h != 0:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by h ({self.h})")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
-            )
-        if self.positional not in ("sinusoidal", "learned"):
-            raise ValueError(
-                f"positional must be 'sinusoidal' or 'learned', got {self.positional!r}"
-            )
+        if self.positional == "sinusoidal" and self.d_model % 2:
+            raise ValueError(f"d_model must be even for the sinusoidal positional encoding "
+                             f"(sin/cos pairs), got {self.d_model}")
         if self.share_embeddings and self.src_vocab != self.tgt_vocab:
             raise ValueError(
                 f"share_embeddings needs src_vocab == tgt_vocab, got {self.src_vocab} "
@@ -70,8 +72,12 @@ def clone_module_to_modulelist(module: nn.Module, N: int) -> nn.ModuleList:
 
 
 def subsequent_mask(size: int) -> torch.Tensor:
-    """(1, size, size) boolean mask: position i may attend to positions <= i."""
-    return torch.tril(torch.ones(1, size, size, dtype=torch.bool))
+    """(1, size, size) boolean mask: position i may attend to positions <= i.
+
+    The annotated Transformer's name for ``attention.causal_mask`` (chapter 05), with a
+    batch axis in front.
+    """
+    return causal_mask(size).unsqueeze(0)  # (1, size, size)
 
 
 class Embeddings(nn.Module):
@@ -92,6 +98,8 @@ class PositionalEncoding(nn.Module):
 
     def __init__(self, d_model: int, dropout: float, max_len: int = 5000):
         super().__init__()
+        if d_model % 2:
+            raise ValueError(f"d_model must be even (sin/cos pairs), got {d_model}")
         self.dropout = nn.Dropout(p=dropout)
         position = torch.arange(max_len).unsqueeze(1)  # (max_len, 1)
         div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
@@ -366,9 +374,7 @@ class TorchTransformerModel(nn.Module):
     def forward(self, src, tgt, src_mask, tgt_mask):
         src_pad = ~src_mask[:, 0, :]  # (batch, src_len): True = padding
         tgt_pad = ~tgt_mask[:, -1, :]  # last row of the mask = the non-pad keys
-        causal = ~subsequent_mask(tgt.size(1))[0].to(
-            tgt.device
-        )  # (tgt_len, tgt_len): True = hidden
+        causal = ~causal_mask(tgt.size(1), device=tgt.device)  # (tgt_len, tgt_len): True = hidden
         return self.transformer(
             self.src_embed(src),
             self.tgt_embed(tgt),

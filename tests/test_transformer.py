@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.attention import MultiHeadedAttention
+from course_utils.attention import MultiHeadedAttention, causal_mask
 from course_utils.model_size import count_parameters
 from course_utils.transformer import (
     DecoderLayer,
@@ -27,6 +27,7 @@ def test_subsequent_mask():
     m = subsequent_mask(4)
     assert m.shape == (1, 4, 4) and m.dtype == torch.bool
     assert torch.equal(m[0], torch.tril(torch.ones(4, 4, dtype=torch.bool)))
+    assert torch.equal(m[0], causal_mask(4))  # chapter 06's name for chapter 05's mask
 
 
 def test_positional_encoding_values_and_linear_shift():
@@ -55,6 +56,37 @@ def test_config_errors():
         TransformerConfig(activation="tanh")
     with pytest.raises(ValueError, match="share_embeddings"):
         TransformerConfig(src_vocab=5, tgt_vocab=6, share_embeddings=True)
+
+
+TINY = dict(src_vocab=10, tgt_vocab=10, N=1, d_model=16, d_ff=32, h=4)
+
+
+@pytest.mark.parametrize("override, error, match", [
+    (dict(N=0), ValueError, "N must be a positive int, got 0"),  # used to build 0 layers
+    (dict(N=-2), ValueError, "N must be a positive int, got -2"),
+    (dict(N=1.5), TypeError, "N must be a positive int"),
+    (dict(h=0), ValueError, "h must be a positive int, got 0"),  # used to divide by zero
+    (dict(d_model=15, h=3), ValueError, "d_model must be even for the sinusoidal"),
+    (dict(d_model=18, h=4), ValueError, "divisible"),
+    (dict(d_model=0), ValueError, "d_model must be a positive int"),
+    (dict(d_ff=0), ValueError, "d_ff must be a positive int"),
+    (dict(src_vocab=0), ValueError, "src_vocab must be a positive int"),
+    (dict(max_len=0), ValueError, "max_len must be a positive int"),
+    (dict(dropout=1.0), ValueError, "dropout must be a number in"),
+    (dict(dropout=-0.1), ValueError, "dropout"),
+    (dict(positional="rope"), ValueError, "positional must be one of"),
+    (dict(n_token_types=-1), ValueError, "n_token_types"),
+])
+def test_make_model_rejects_impossible_sizes(override, error, match):
+    with pytest.raises(error, match=match):
+        make_model(**{**TINY, **override})
+
+
+def test_make_model_odd_width_works_with_learned_positions():
+    model = make_model(**{**TINY, "d_model": 15, "h": 3, "positional": "learned"})
+    assert len(model.encoder.layers) == 1
+    with pytest.raises(ValueError, match="even"):
+        PositionalEncoding(15, 0.0)
 
 
 def test_make_model_shapes_and_options():
