@@ -8,9 +8,14 @@ after each residual (post-norm, ``norm_first=False``); GPT-2 puts it before
 (``wpe``) embeddings are learned, and the output head shares the token table
 (``tie_weights``).
 
-Generation can use a KV cache (``kv_cache``): forward hooks on each layer's
-W_K and W_V projections append the new positions' keys and values to those
-of earlier positions, so that each step feeds only the newest token.
+Generation is ``course_utils.generation.generate``, shared with Llama.
+``forward(idx, cache=...)`` takes its ``KVCache``. The cache is filled through
+forward hooks on each layer's W_K and W_V projections (``kv_cache_hooks``), which
+pass their outputs through ``cache.update``: the hooks keep chapter 06's
+``EncoderLayer`` and ``MultiHeadedAttention`` code identical, where Llama calls
+``cache.update`` in its own ``Attention.forward``. Positions are learned, so when
+generation runs past ``block_size`` the window slides and the cache is refilled
+(the cached keys were computed at positions the tokens no longer hold).
 """
 
 from __future__ import annotations
@@ -25,16 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import MultiHeadedAttention
+from .attention import MultiHeadedAttention, causal_mask
+from .generation import KVCache, generate
 from .model_config import HFFields, ModelShape
-from .sampling import sample_next
 from .tools.checks import finite_number, instance_of, one_of, positive_int, probability
 from .transformer import (
     ACTIVATIONS,
     Encoder,
     EncoderLayer,
     PositionwiseFeedForward,
-    subsequent_mask,
 )
 
 
@@ -122,13 +126,6 @@ GPT_PRESETS: dict[str, GPTConfig] = {
 }
 
 
-def causal_mask(size: int, past: int = 0, device=None) -> torch.Tensor:
-    """(1, size, past + size) bool mask: new position i sees the past and new positions <= i."""
-    if past == 0:
-        return subsequent_mask(size).to(device)
-    return torch.ones(size, past + size, dtype=torch.bool, device=device).tril(past).unsqueeze(0)
-
-
 class GPT(nn.Module):
     """Token + position embedding, N EncoderLayers with a causal mask, then the LM head."""
 
@@ -164,23 +161,23 @@ class GPT(nn.Module):
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
 
-    def forward(self, idx, targets=None, past_length: int = 0):
+    def forward(self, idx, targets=None, cache: KVCache | None = None):
         """idx (batch, seq) token ids -> (logits (batch, seq, vocab), loss or None).
 
-        ``past_length`` is the number of positions already in the KV cache.
+        With a ``cache``, idx holds the positions after the ``len(cache)`` cached ones.
         """
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
             got = f"{tuple(idx.shape)} {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx)
             raise ValueError(f"idx must be a (batch, seq) LongTensor of token ids, got {got}")
-        T = idx.size(1)
-        if past_length + T > self.config.block_size:
+        T, past = idx.size(1), 0 if cache is None else len(cache)
+        if past + T > self.config.block_size:
             raise ValueError(
-                f"sequence of {past_length + T} positions exceeds block_size "
-                f"{self.config.block_size}"
+                f"sequence of {past + T} positions exceeds block_size {self.config.block_size}"
             )
-        pos = torch.arange(past_length, past_length + T, device=idx.device)  # (seq,)
+        pos = torch.arange(past, past + T, device=idx.device)  # (seq,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (batch, seq, d_model)
-        x = self.blocks(x, causal_mask(T, past_length, idx.device))  # (batch, seq, d_model)
+        with kv_cache_hooks(self, cache):  # W_K and W_V outputs go through cache.update
+            x = self.blocks(x, causal_mask(T, past, device=idx.device))  # (batch, seq, d_model)
         logits = self.lm_head(x)  # (batch, seq, vocab)
         loss = None
         if targets is not None:
@@ -192,87 +189,36 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
-    @torch.no_grad()
-    def generate(
-        self,
-        idx,
-        max_new_tokens: int,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        greedy: bool = False,
-        use_cache: bool = True,
-        generator: torch.Generator | None = None,
-    ):
-        """Append ``max_new_tokens`` tokens to idx (batch, seq); see ``course_utils.sampling``."""
-        n = max_new_tokens
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
-        was_training = self.training
-        self.eval()
-        bs = self.config.block_size
-        ctx = kv_cache(self) if use_cache else contextlib.nullcontext()
-        try:
-            with ctx as cache:
-                for _ in range(max_new_tokens):
-                    if cache is None:
-                        logits, _ = self(idx[:, -bs:])
-                    elif cache.length == 0 or cache.length + 1 > bs:
-                        cache.clear()  # (re)fill the cache with the whole window
-                        logits, _ = self(idx[:, -bs:])
-                        cache.length = min(idx.size(1), bs)
-                    else:
-                        logits, _ = self(idx[:, -1:], past_length=cache.length)
-                        cache.length += 1
-                    nxt = sample_next(
-                        logits[:, -1, :],
-                        temperature=temperature,
-                        top_k=top_k,
-                        top_p=top_p,
-                        greedy=greedy,
-                        generator=generator,
-                    )  # (batch, 1)
-                    idx = torch.cat([idx, nxt], dim=1)
-        finally:
-            self.train(was_training)
-        return idx
+    @property
+    def block_size(self) -> int:
+        """The longest context: learned positions exist for 0 .. block_size - 1 only."""
+        return self.config.block_size
 
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.n_layer)
 
-class KVCache:
-    """Keys and values of the positions seen so far, one (K, V) pair per layer."""
-
-    def __init__(self):
-        self.keys: dict[int, torch.Tensor] = {}  # layer -> (batch, past, d_model)
-        self.values: dict[int, torch.Tensor] = {}
-        self.length = 0
-
-    def clear(self):
-        self.keys.clear()
-        self.values.clear()
-        self.length = 0
-
-    def _hook(self, store: dict, layer: int):
-        def append(module, inputs, output):  # output: (batch, new, d_model)
-            if layer in store:
-                output = torch.cat([store[layer], output], dim=1)  # (batch, past + new, d_model)
-            store[layer] = output
-            return output
-
-        return append
+    def generate(self, idx, max_new_tokens: int, **options):
+        """Extend idx (batch, seq) by max_new_tokens tokens: ``generation.generate``'s options
+        (temperature=0 is greedy; top_k, top_p, eos_token_id, use_cache, generator)."""
+        return generate(self, idx, max_new_tokens, **options)
 
 
 @contextlib.contextmanager
-def kv_cache(model: GPT):
-    """Within the block, each layer's W_K and W_V outputs are cached and extended."""
-    cache = KVCache()
+def kv_cache_hooks(model: GPT, cache: KVCache | None):
+    """While active, each layer's W_K and W_V outputs pass through ``cache.update``.
+
+    A forward hook's return value replaces the module's output, so attention sees the
+    keys and values of the cached positions followed by the new ones: (batch, past + new,
+    d_model). Without a cache nothing is hooked.
+    """
     handles = []
-    for i, layer in enumerate(model.blocks.layers):
+    for i, layer in enumerate(model.blocks.layers if cache is not None else ()):
         w_k, w_v = layer.self_attn.linears[1], layer.self_attn.linears[2]
-        handles.append(w_k.register_forward_hook(cache._hook(cache.keys, i)))
-        handles.append(w_v.register_forward_hook(cache._hook(cache.values, i)))
+        # a hook is called as hook(module, inputs, output); what it returns replaces the output
+        handles.append(w_k.register_forward_hook(lambda m, x, k, i=i: cache.update(i, k=k)[0]))
+        handles.append(w_v.register_forward_hook(lambda m, x, v, i=i: cache.update(i, v=v)[1]))
     try:
-        yield cache
+        yield
     finally:
         for h in handles:
             h.remove()

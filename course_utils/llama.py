@@ -16,6 +16,9 @@ Module and parameter names follow Hugging Face's ``LlamaForCausalLM``
 checkpoint loads with ``load_state_dict`` and no renaming. One config class
 covers llama, mistral, qwen2, chatglm (2/3) and baichuan; ``LLAMA_PRESETS`` holds
 the published configurations.
+
+Generation is ``course_utils.generation.generate``, shared with GPT; its
+``KVCache`` is updated in ``Attention.forward`` (``cache.update(layer, k, v)``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .alibi import alibi_bias
+from .attention import causal_mask
+from .generation import KVCache, generate
 from .model_config import HFFields, ModelShape
 from .norms import RMSNorm
 from .rope import RotaryEmbedding, apply_rope
@@ -217,28 +222,6 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     return x[:, :, None].expand(b, h, n_rep, t, d).reshape(b, h * n_rep, t, d)
 
 
-class KVCache:
-    """Keys and values of past tokens, per layer, so each new token costs one step, not a replay."""
-
-    def __init__(self, num_layers: int):
-        self.keys: list[torch.Tensor | None] = [None] * num_layers
-        self.values: list[torch.Tensor | None] = [None] * num_layers
-
-    def __len__(self) -> int:
-        """Number of cached positions."""
-        return 0 if self.keys[0] is None else self.keys[0].size(-2)
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
-        if self.keys[layer] is not None:
-            k = torch.cat([self.keys[layer], k], dim=-2)  # (batch, kv_heads, past + seq, d)
-            v = torch.cat([self.values[layer], v], dim=-2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
-
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.keys + self.values if t is not None)
-
-
 class Attention(nn.Module):
     """Causal self-attention with grouped K/V heads, RoPE or ALiBi, and an optional KV cache."""
 
@@ -302,11 +285,8 @@ class LlamaModel(nn.Module):
 
     def attn_bias(self, seq_q: int, seq_k: int, device) -> torch.Tensor:
         """(1 or heads, seq_q, seq_k) float bias: 0 where allowed, -inf elsewhere (+ ALiBi)."""
-        i = torch.arange(seq_k - seq_q, seq_k, device=device)[:, None]  # query positions
-        j = torch.arange(seq_k, device=device)[None, :]
-        allowed = j <= i
-        if self.cfg.sliding_window is not None:
-            allowed = allowed & (i - j < self.cfg.sliding_window)
+        past, window = seq_k - seq_q, self.cfg.sliding_window
+        allowed = causal_mask(seq_q, past, window=window, device=device)  # (seq_q, seq_k)
         bias = torch.zeros(seq_q, seq_k, device=device).masked_fill(~allowed, float("-inf"))
         if self.cfg.position == "alibi":
             bias = bias + alibi_bias(self.cfg.num_attention_heads, seq_q, seq_k).to(device)
@@ -351,36 +331,16 @@ class LlamaForCausalLM(nn.Module):
                                    ignore_index=-100)
         return logits, loss
 
-    @torch.no_grad()
-    def generate(self, idx, max_new_tokens: int, temperature: float = 0.0,
-                 top_k: int | None = None, eos_token_id: int | list[int] | None = None,
-                 use_cache: bool = True, generator=None):
-        """Extend idx (batch, seq) by up to max_new_tokens; temperature 0 means greedy.
+    # RoPE and ALiBi have no position table to run out of: generation keeps the whole sequence.
+    block_size = None
 
-        Stops early once every row has produced one of ``eos_token_id``.
-        """
-        cache = KVCache(self.config.num_hidden_layers) if use_cache else None
-        out, step_input = idx, idx
-        stop = None if eos_token_id is None else torch.tensor(eos_token_id).flatten().to(idx.device)
-        finished = torch.zeros(idx.size(0), 1, dtype=torch.bool, device=idx.device)
-        for _ in range(max_new_tokens):
-            logits, _ = self(step_input if use_cache else out, cache=cache)
-            logits = logits[:, -1, :].float()                        # (b, vocab)
-            if temperature <= 0:
-                next_id = logits.argmax(dim=-1, keepdim=True)        # (b, 1)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                next_id = torch.multinomial(logits.softmax(-1), 1, generator=generator)
-            out = torch.cat([out, next_id], dim=1)
-            step_input = next_id
-            if stop is not None:
-                finished |= torch.isin(next_id, stop)
-                if bool(finished.all()):
-                    break
-        return out
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.num_hidden_layers)
+
+    def generate(self, idx, max_new_tokens: int, **options):
+        """Extend idx (batch, seq) by max_new_tokens tokens: ``generation.generate``'s options
+        (temperature=0 is greedy; top_k, top_p, eos_token_id, use_cache, generator)."""
+        return generate(self, idx, max_new_tokens, **options)
 
 
 LLAMA_PRESETS: dict[str, LlamaConfig] = {

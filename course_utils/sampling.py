@@ -1,6 +1,7 @@
 """Choosing the next token from a language model's logits.
 
-* greedy: the most probable token, always the same continuation;
+* greedy: the most probable token, always the same continuation (temperature 0, as in
+  the OpenAI API: the limit of ever sharper distributions);
 * temperature: divide the logits by T before the softmax (T < 1 sharper, T > 1 flatter);
 * top-k: keep the k most probable tokens (Fan et al. 2018);
 * top-p / nucleus: keep the smallest set whose probability reaches p (Holtzman et al. 2020).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .tools.checks import positive_int
+from .tools.checks import finite_number, positive_int, probability, tensor_shape
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -23,8 +24,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
 
 def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of most probable tokens whose total probability is >= p."""
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 < p <= 1.0:
-        raise ValueError(f"top_p must be a float in (0, 1], got {p!r}")
+    probability("top_p", p, allow_zero=False)
     sorted_logits, order = torch.sort(logits, descending=True, dim=-1)  # (..., vocab)
     cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (..., vocab)
     # drop a token when the tokens before it already reach p (the first token is always kept)
@@ -33,24 +33,31 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
+def check_sampling_args(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise a clear error unless temperature >= 0, top_k >= 1 and 0 < top_p <= 1 (None: off)."""
+    finite_number("temperature", temperature, low=0)
+    if top_k is not None:
+        positive_int("top_k", top_k)
+    if top_p is not None:
+        probability("top_p", top_p, allow_zero=False)
+
+
 def sample_next(
     logits: torch.Tensor,
     *,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-    greedy: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Next token ids (batch, 1) from the last position's logits (batch, vocab)."""
-    if logits.dim() != 2:
-        raise ValueError(f"logits must be (batch, vocab), got shape {tuple(logits.shape)}")
-    if greedy:
+    """Next token ids (batch, 1) from the last position's logits (batch, vocab).
+
+    ``temperature=0`` is greedy decoding: the most probable token, whatever top_k and top_p.
+    """
+    tensor_shape("logits", logits, "batch vocab")
+    check_sampling_args(temperature, top_k, top_p)
+    if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)  # (batch, 1)
-    if not isinstance(temperature, (int, float)) or temperature <= 0:
-        raise ValueError(
-            f"temperature must be > 0 (use greedy=True for T -> 0), got {temperature!r}"
-        )
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)

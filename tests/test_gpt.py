@@ -10,7 +10,6 @@ from course_utils.gpt import (
     GPT_PRESETS,
     GPTConfig,
     closed_form_parameters,
-    kv_cache,
     reference_gpt,
 )
 from course_utils.gpt_family import (
@@ -115,24 +114,32 @@ def test_kv_cache_matches_uncached():
     torch.manual_seed(0)
     model = TINY.build()
     x = torch.randint(0, 40, (3, 4))
-    for kw in ({"greedy": True}, {"temperature": 0.9, "top_k": 10}):
+    for kw in ({"temperature": 0}, {"temperature": 0.9, "top_k": 10}, {"top_p": 0.8}):
         a = model.generate(x, 20, use_cache=False, generator=torch.Generator().manual_seed(1), **kw)
         b = model.generate(x, 20, use_cache=True, generator=torch.Generator().manual_seed(1), **kw)
         assert torch.equal(a, b)
         assert a.shape == (3, 24)
     # longer than block_size: the window slides, with and without the cache
-    a = model.generate(x, 30, greedy=True, use_cache=False)
-    b = model.generate(x, 30, greedy=True, use_cache=True)
+    a = model.generate(x, 30, temperature=0, use_cache=False)
+    b = model.generate(x, 30, temperature=0, use_cache=True)
     assert torch.equal(a, b)
 
 
-def test_kv_cache_hooks_removed():
-    model = TINY.build()
-    with kv_cache(model) as cache:
-        model(torch.zeros(1, 3, dtype=torch.long))
-        assert cache.keys[0].shape == (1, 3, 16)
+def test_kv_cache_hooks_fill_the_cache_and_are_removed():
+    model = TINY.build().eval()
+    cache = model.new_cache()
+    idx = torch.randint(0, 40, (2, 5))
+    with torch.no_grad():
+        first, _ = model(idx[:, :3], cache=cache)
+        assert len(cache) == 3 and cache.keys[0].shape == cache.values[1].shape == (2, 3, 16)
+        rest, _ = model(idx[:, 3:], cache=cache)  # positions 3, 4 against 5 cached keys
+        full, _ = model(idx)
+    assert len(cache) == 5
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), full)
     w_k = model.blocks.layers[0].self_attn.linears[1]
     assert not w_k._forward_hooks
+    with pytest.raises(ValueError, match="block_size"):
+        model(torch.zeros(1, 12, dtype=torch.long), cache=cache)  # 5 cached + 12 > 16
 
 
 def test_same_speed_reference_counts_alike():
@@ -145,22 +152,32 @@ def test_sampling_filters():
     # probabilities ~ [0.09, 0.67, 0.24, 0.03]: p=0.7 keeps the top two
     assert torch.isinf(top_p_filter(logits, 0.7)).tolist() == [[True, False, False, True]]
     assert torch.isinf(top_p_filter(logits, 0.5)).tolist() == [[True, False, True, True]]
-    assert sample_next(logits, greedy=True).tolist() == [[1]]
+    assert sample_next(logits, temperature=0).tolist() == [[1]]
+    assert sample_next(logits, temperature=0, top_k=3, top_p=0.1).tolist() == [[1]]
     g = torch.Generator().manual_seed(0)
     draws = {sample_next(logits, top_k=1, generator=g).item() for _ in range(5)}
     assert draws == {1}
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"top_k": 0}, "top_k"),
-        ({"top_p": 1.5}, "top_p"),
-        ({"temperature": 0}, "temperature"),
+        ({"top_k": 0}, ValueError, "top_k must be a positive int, got 0"),
+        ({"top_k": -3}, ValueError, "top_k"),
+        ({"top_k": 2.5}, TypeError, "top_k"),
+        ({"top_p": 1.5}, ValueError, "top_p must be a number in"),
+        ({"top_p": 0.0}, ValueError, "top_p"),
+        ({"top_p": float("nan")}, ValueError, "top_p must be a finite number"),
+        ({"temperature": -1.0}, ValueError, "temperature must be a number in"),
+        ({"temperature": float("nan")}, ValueError, "temperature must be a finite number"),
+        ({"temperature": float("inf")}, ValueError, "temperature"),
+        ({"temperature": "0.7"}, TypeError, "temperature must be a number"),
+        ({"greedy": True}, TypeError, "greedy"),  # gone: temperature=0 is greedy
+        ({"temperature": 0, "top_k": 0}, ValueError, "top_k"),  # checked even when greedy
     ],
 )
-def test_sampling_bad_input(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_sampling_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
         sample_next(torch.zeros(1, 5), **kwargs)
 
 
@@ -176,5 +193,5 @@ def test_bad_input():
         model(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="block_size"):
         model(torch.zeros(1, 17, dtype=torch.long))
-    with pytest.raises(ValueError, match="logits must be"):
+    with pytest.raises(ValueError, match=r"logits must have shape \(batch, vocab\)"):
         sample_next(torch.zeros(5))

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from course_utils.llama import LLAMA_PRESETS, KVCache, LlamaConfig, SwiGLU, repeat_kv, tiny_config
+from course_utils.generation import KVCache
+from course_utils.llama import LLAMA_PRESETS, LlamaConfig, SwiGLU, repeat_kv, tiny_config
 from course_utils.model_size import kv_cache_bytes
 
 transformers = pytest.importorskip("transformers")
@@ -51,7 +52,7 @@ def test_greedy_generation_matches_transformers(kind):
     hf, ours = _hf_pair(kind)
     idx = torch.tensor([[5, 17, 42]])
     ref = hf.generate(idx, max_new_tokens=8, do_sample=False, pad_token_id=0)
-    assert torch.equal(ours.generate(idx, 8), ref)
+    assert torch.equal(ours.generate(idx, 8, temperature=0), ref)
 
 
 def test_kv_cache_gives_the_same_tokens_and_its_bytes():
@@ -59,7 +60,8 @@ def test_kv_cache_gives_the_same_tokens_and_its_bytes():
     for preset in ("llama-2-7b", "chatglm3-6b", "baichuan-13b", "mistral-7b"):
         m = tiny_config(preset).build().eval()
         idx = torch.randint(0, 256, (2, 5))
-        assert torch.equal(m.generate(idx, 6, use_cache=True), m.generate(idx, 6, use_cache=False))
+        assert torch.equal(m.generate(idx, 6, temperature=0, use_cache=True),
+                           m.generate(idx, 6, temperature=0, use_cache=False))
         cfg = m.config
         cache = KVCache(cfg.num_hidden_layers)
         with torch.no_grad():
@@ -145,7 +147,7 @@ def test_local_checkpoint_loads_into_the_course_model(tmp_path, monkeypatch):
     assert isinstance(text, str)
     ids = torch.tensor([tok.encode(prompt).ids])
     ref = hf.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=0)
-    assert torch.equal(model.generate(ids, 5), ref)
+    assert torch.equal(model.generate(ids, 5, temperature=0), ref)
 
 
 def test_local_checkpoint_errors(tmp_path):
@@ -161,9 +163,9 @@ def test_generation_stops_at_eos_and_bf16_keeps_rope_exact():
     torch.manual_seed(0)
     m = tiny_config("qwen2-7b").build().eval()
     idx = torch.tensor([[1, 2, 3]])
-    full = m.generate(idx, 6)
+    full = m.generate(idx, 6, temperature=0)
     first_new = full[0, 3].item()
-    assert m.generate(idx, 6, eos_token_id=[first_new, 9999]).shape == (1, 4)
+    assert m.generate(idx, 6, temperature=0, eos_token_id=[first_new, 9999]).shape == (1, 4)
     bf16 = tiny_config("qwen2-7b").build().eval()
     bf16.load_state_dict(m.state_dict())
     bf16 = bf16.to(torch.bfloat16)
