@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.decoding import beam_search, beam_search_step, greedy_decode, length_penalty
+from course_utils.decoding import (
+    beam_search,
+    beam_search_step,
+    greedy_decode,
+    hypotheses,
+    length_penalty,
+    next_word_log_probs,
+)
 
 
 class TableModel(nn.Module):
@@ -59,3 +66,35 @@ def test_length_penalty_and_errors():
         beam_search(model, torch.ones(2, 3, dtype=torch.long), None, 4, 1, 2)
     with pytest.raises(ValueError, match="max_len"):
         greedy_decode(model, torch.ones(2, 3, dtype=torch.long), None, 0, 1)
+
+
+def test_beam_search_steps():
+    model = TableModel(TABLE)
+    ys = torch.tensor([[1, 3], [1, 4]])  # two live hypotheses: <bos> a, <bos> b
+    memory, src_mask = model.encode(torch.ones(1, 3, dtype=torch.long), None), torch.ones(1, 1, 3)
+    log_probs = next_word_log_probs(model, memory, src_mask, ys)  # (2, vocab)
+    assert torch.allclose(log_probs.exp(), torch.tensor(TABLE)[[3, 4]])
+    hyps = hypotheses(torch.tensor([[1, 4, 2]]), torch.tensor([math.log(0.36)]), alpha=1.0)
+    assert hyps[0].tokens == [1, 4, 2]
+    assert math.isclose(hyps[0].score, math.log(0.36) / ((5 + 2) / 6), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(max_len=0), ValueError, "max_len must be a positive int"),
+    (dict(beam_size=0), ValueError, "beam_size must be a positive int"),
+    (dict(beam_size=2.0), TypeError, "beam_size"),
+])
+def test_beam_search_bad_sizes(kwargs, error, match):
+    args = dict(max_len=4, beam_size=2) | kwargs
+    with pytest.raises(error, match=match):
+        beam_search(TableModel(TABLE), torch.ones(1, 3, dtype=torch.long), torch.ones(1, 1, 3),
+                    args["max_len"], 1, 2, beam_size=args["beam_size"])
+
+
+def test_decoding_bad_shapes():
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        beam_search_step(torch.zeros(2), torch.zeros(2, 5), 0)
+    with pytest.raises(ValueError, match=r"log_probs .* beams = 2"):
+        beam_search_step(torch.zeros(2), torch.zeros(3, 5), 2)
+    with pytest.raises(ValueError, match=r"src must have shape \(batch, seq\)"):
+        greedy_decode(TableModel(TABLE), torch.ones(3, dtype=torch.long), None, 4, 1)
