@@ -31,3 +31,87 @@ def test_by_profile_picks_value_and_gpu_falls_back():
     assert by_profile(quick=1, default=2, profile="gpu") == 2
     with pytest.raises(ValueError, match="profile must be one of"):
         by_profile(quick=1, default=2, profile="laptop")
+
+
+# ---------------------------------------------------------------- smoke mode
+from dataclasses import dataclass  # noqa: E402
+from typing import ClassVar  # noqa: E402
+
+from course_utils.tools.profiles import (  # noqa: E402
+    RUN_LENGTH_FIELD,
+    smoke_fields,
+    smoke_mode,
+    smoke_sizes,
+)
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    d_model: int
+    batch_size: int
+    steps: int
+    lines: int | None
+    min_acc: float
+    scaling_widths: tuple
+    scaling_steps: int
+
+
+QUICK = _Sizes(16, 8, 10, 500, 0.5, (8, 16), 5)
+GPU = _Sizes(384, 64, 5000, None, 0.9, (64, 384), 2000)
+
+
+def test_smoke_keeps_shapes_and_takes_run_length_from_quick(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    assert smoke_mode()
+    got = by_profile(quick=QUICK, default=QUICK, gpu=GPU, profile="gpu")
+    assert got == _Sizes(384, 64, 10, 500, 0.5, (64, 384), 5)
+    assert smoke_fields(GPU) == ("steps", "lines", "min_acc", "scaling_steps")
+    # quick is never changed, and without COURSE_SMOKE nothing is capped
+    assert by_profile(quick=QUICK, default=GPU, profile="quick") == QUICK
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    assert by_profile(quick=QUICK, default=QUICK, gpu=GPU, profile="gpu") == GPU
+
+
+def test_smoke_without_gpu_sizes_caps_default_and_scalars_take_quick(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    assert by_profile(quick=QUICK, default=GPU, profile="gpu").steps == 10
+    assert by_profile(quick=3, default=100, gpu=1000, profile="gpu") == 3
+
+
+def test_smoke_fields_can_be_declared():
+    @dataclass(frozen=True)
+    class Declared:
+        SMOKE_FIELDS: ClassVar[tuple] = ("width",)
+        width: int
+        steps: int
+
+    assert smoke_sizes(Declared(100, 100), Declared(1, 1)) == Declared(1, 100)
+
+    @dataclass(frozen=True)
+    class Wrong:
+        SMOKE_FIELDS: ClassVar[tuple] = ("depth",)
+        width: int
+
+    with pytest.raises(ValueError, match="not fields"):
+        smoke_sizes(Wrong(2), Wrong(1))
+
+
+def test_smoke_errors(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "maybe")
+    with pytest.raises(ValueError, match="COURSE_SMOKE"):
+        smoke_mode()
+    with pytest.raises(TypeError, match="same dataclass"):
+        smoke_sizes(GPU, 3)
+
+
+@pytest.mark.parametrize("name, quick", [
+    ("steps", True), ("lever_steps", True), ("copy_epochs", True), ("zh_lines", True),
+    ("en_sentences", True), ("n_train", True), ("n_pos", True), ("bench_repeat", True),
+    ("scale_trials", True), ("num_test_per_len", True), ("new_tokens", True), ("lr", True),
+    ("min_sense_acc", True), ("num_min_acc", True), ("must_beat", True), ("chain_budget", True),
+    ("d_model", False), ("n_layer", False), ("block_size", False), ("batch_size", False),
+    ("hidden_dim", False), ("max_words", False), ("cost_lengths", False), ("kv_lengths", False),
+    ("bpe_vocab", False), ("demo_width", False), ("bench_shape", False), ("sizes", False),
+])
+def test_field_name_convention(name, quick):
+    assert bool(RUN_LENGTH_FIELD.search(name)) is quick

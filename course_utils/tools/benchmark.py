@@ -1,41 +1,93 @@
-"""Benchmarks that report ratios against a reference run in the same process.
+"""Speed ratios measured side by side, on PyTorch's own timer.
 
-Absolute timings depend on the machine; a ratio measured in one run does much
-less. ``compare`` times both callables interleaved, takes medians, and returns
-``reference_time / candidate_time`` (> 1 means the candidate is faster).
+Absolute timings depend on the machine; a ratio of two timings measured in one
+run, interleaved, depends much less. ``compare`` times a candidate and a
+reference in alternating rounds and returns ``reference_time / candidate_time``
+(> 1 means the candidate is faster), with the median of each.
+
+Every sample comes from ``torch.utils.benchmark.Timer.timeit``, which
+
+* synchronises the accelerator before reading the clock, so that a GPU sample
+  measures the work and not only the kernel launches;
+* runs ``max(2, number // 100)`` warm-up calls before each sample;
+* sets the thread count for the duration of the sample. The Timer's own default
+  is one thread; here it is the caller's current ``torch.get_num_threads()``
+  unless ``num_threads`` says otherwise, and each ``Timing`` records it.
+
+Peak memory is a different measurement and is not taken here (see
+``course_utils.tools.bench.peak_memory``). Code that is not PyTorch, such as
+gensim's C loops, is timed on the wall clock by its caller.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import torch
+from torch.utils.benchmark import Timer
 
 
 @dataclass(frozen=True)
 class Timing:
+    """Median seconds per call over ``repeat`` samples of ``number`` calls each."""
+
     median_s: float
-    runs: int
+    runs: int  # calls timed: repeat x number (warm-up calls not counted)
+    repeat: int = 1
+    number: int = 1
+    iqr_s: float = 0.0  # interquartile range of the samples (0 with fewer than 2)
+    num_threads: int = 1
+
+
+def _check_counts(repeat: int, warmup: int, number: int) -> None:
+    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (repeat, warmup, number))
+    if not ok or repeat < 1 or number < 1 or warmup < 0:
+        raise ValueError(
+            f"need repeat >= 1, number >= 1, warmup >= 0 (ints); "
+            f"got repeat={repeat!r}, number={number!r}, warmup={warmup!r}"
+        )
+
+
+def _threads(num_threads: int | None) -> int:
+    if num_threads is None:
+        return torch.get_num_threads()
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    return num_threads
+
+
+def _timer(fn: Callable[[], object], num_threads: int) -> Timer:
+    if not callable(fn):
+        raise TypeError(f"expected a callable with no arguments, got {type(fn).__name__}")
+    return Timer(stmt="fn()", globals={"fn": fn}, num_threads=num_threads)
+
+
+def _summary(samples: list[float], repeat: int, number: int, num_threads: int) -> Timing:
+    if len(samples) >= 2:
+        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+        iqr = q3 - q1
+    else:
+        iqr = 0.0
+    return Timing(statistics.median(samples), repeat * number, repeat, number, iqr, num_threads)
 
 
 def time_call(
-    fn: Callable[[], object], repeat: int = 5, warmup: int = 1, number: int = 1
+    fn: Callable[[], object],
+    repeat: int = 5,
+    warmup: int = 1,
+    number: int = 1,
+    num_threads: int | None = None,
 ) -> Timing:
-    """Median wall time of ``fn()`` over ``repeat`` measurements of ``number`` calls each."""
-    if repeat < 1 or number < 1 or warmup < 0:
-        raise ValueError(
-            f"need repeat >= 1, number >= 1, warmup >= 0; got {repeat}, {number}, {warmup}"
-        )
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return Timing(statistics.median(samples), repeat * number)
+    """Median time of one ``fn()`` over ``repeat`` samples of ``number`` calls each."""
+    _check_counts(repeat, warmup, number)
+    threads = _threads(num_threads)
+    timer = _timer(fn, threads)
+    if warmup:
+        timer.timeit(warmup)
+    samples = [timer.timeit(number).median for _ in range(repeat)]
+    return _summary(samples, repeat, number, threads)
 
 
 def compare(
@@ -44,22 +96,24 @@ def compare(
     repeat: int = 5,
     warmup: int = 1,
     number: int = 1,
+    num_threads: int | None = None,
 ) -> tuple[float, Timing, Timing]:
-    """Time ``candidate`` and ``reference`` interleaved; return (speed ratio, cand, ref).
+    """Time ``candidate`` and ``reference`` in alternating rounds; return (ratio, cand, ref).
 
     The ratio is reference time / candidate time: 1.0 means equal speed,
     0.5 means the candidate takes twice as long.
     """
-    for _ in range(warmup):
-        candidate()
-        reference()
-    cand, ref = [], []
+    _check_counts(repeat, warmup, number)
+    threads = _threads(num_threads)
+    timers = (_timer(candidate, threads), _timer(reference, threads))
+    if warmup:
+        for t in timers:
+            t.timeit(warmup)
+    cand: list[float] = []
+    ref: list[float] = []
     for _ in range(repeat):
-        for fn, out in ((candidate, cand), (reference, ref)):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            out.append((time.perf_counter() - t0) / number)
-    c = Timing(statistics.median(cand), repeat * number)
-    r = Timing(statistics.median(ref), repeat * number)
+        cand.append(timers[0].timeit(number).median)
+        ref.append(timers[1].timeit(number).median)
+    c = _summary(cand, repeat, number, threads)
+    r = _summary(ref, repeat, number, threads)
     return r.median_s / c.median_s, c, r

@@ -13,17 +13,36 @@ sizes once, e.g.::
         width: int
 
     SIZES = by_profile(quick=Sizes(1, 16), default=Sizes(5, 64), gpu=Sizes(20, 256))
+
+Smoke mode (``COURSE_SMOKE=1``, used with ``COURSE_PROFILE=gpu`` by ``make
+test-smoke``) runs a notebook with the chosen profile's *shapes* but the quick
+profile's *run length*: in a ``Sizes`` dataclass, every field whose name says
+how long the notebook runs or how much data it reads (``steps``, ``epochs``,
+``lines``, ``n_train``, ``repeat``, ...) or what a trained model must reach
+(``min_*``, ``must_*``) takes its quick value; all other fields (widths, depths,
+batch and sequence sizes, vocabularies) keep the profile's value. A dataclass
+may name its run-length fields itself with ``SMOKE_FIELDS: ClassVar[tuple]``.
+A value that is not a dataclass takes its quick value.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from typing import TypeVar
 
 import torch
 
 PROFILES = ("quick", "default", "gpu")
 ENV_VAR = "COURSE_PROFILE"
+SMOKE_VAR = "COURSE_SMOKE"
+# Field names that set run length or data size, or a threshold tied to them.
+RUN_LENGTH_FIELD = re.compile(
+    r"(^|_)(steps?|epochs?|lines|sentences|batches|repeat|trials|draws|budget|per_len|"
+    r"new_tokens|lr)$"
+    r"|^n_(train|pos|test)$|^max_chain_len$|(^|_)min_|^must_"
+)
 
 T = TypeVar("T")
 
@@ -40,13 +59,49 @@ def get_profile() -> str:
     return "gpu" if torch.cuda.is_available() else "default"
 
 
+def smoke_mode() -> bool:
+    """True when ``$COURSE_SMOKE`` is 1/true/yes: profile shapes, quick run length."""
+    value = os.environ.get(SMOKE_VAR, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{SMOKE_VAR}={os.environ[SMOKE_VAR]!r}: expected 1 or 0")
+
+
+def smoke_fields(sizes) -> tuple[str, ...]:
+    """The fields of a sizes dataclass that smoke mode takes from the quick profile."""
+    declared = getattr(type(sizes), "SMOKE_FIELDS", None)
+    names = [f.name for f in dataclasses.fields(sizes)]
+    if declared is not None:
+        unknown = sorted(set(declared) - set(names))
+        if unknown:
+            raise ValueError(f"{type(sizes).__name__}.SMOKE_FIELDS names {unknown}, which are "
+                             f"not fields; fields are {names}")
+        return tuple(declared)
+    return tuple(n for n in names if RUN_LENGTH_FIELD.search(n))
+
+
+def smoke_sizes(full: T, quick: T) -> T:
+    """``full``'s shapes with ``quick``'s run length (see the module docstring)."""
+    if not (dataclasses.is_dataclass(full) and not isinstance(full, type)):
+        return quick
+    if type(quick) is not type(full):
+        raise TypeError(f"quick and the profile's sizes must be the same dataclass, got "
+                        f"{type(quick).__name__} and {type(full).__name__}")
+    return dataclasses.replace(full, **{n: getattr(quick, n) for n in smoke_fields(full)})
+
+
 def by_profile(*, quick: T, default: T, gpu: T | None = None, profile: str | None = None) -> T:
-    """Return the value for the active (or given) profile; ``gpu`` falls back to ``default``."""
+    """Return the value for the active (or given) profile; ``gpu`` falls back to ``default``.
+
+    In smoke mode (``$COURSE_SMOKE=1``) the default and gpu values are capped by
+    ``smoke_sizes``.
+    """
     name = get_profile() if profile is None else profile
     if name not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {name!r}")
     if name == "quick":
         return quick
-    if name == "gpu" and gpu is not None:
-        return gpu
-    return default
+    value = gpu if name == "gpu" and gpu is not None else default
+    return smoke_sizes(value, quick) if smoke_mode() else value

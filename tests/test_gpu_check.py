@@ -1,0 +1,69 @@
+"""course_utils.tools.gpu_check: executed copies, time limit, key figures, never in place."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.tools import gpu_check
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runs_a_copy_and_collects_asserted_figures(tmp_path):
+    src = _notebook(
+        tmp_path / "a.ipynb",
+        "import os\nprint(os.environ['COURSE_PROFILE'], os.environ['COURSE_SMOKE'])",
+        "acc = 0.97\nprint(f'held-out accuracy {acc:.2f}')",
+        "assert acc > 0.9",
+        "print('not asserted')",
+    )
+    before = src.read_text()
+    r = gpu_check.run_notebook(src, tmp_path / "out", profile="quick", smoke=True, limit_s=120)
+    assert r.status == "ok", r.error
+    assert src.read_text() == before  # the committed notebook is untouched
+    copy = nbformat.read(tmp_path / "out" / "a.ipynb", as_version=4)
+    assert len(copy.cells) == 4  # the memory probe is not left in the copy
+    assert copy.cells[0].outputs[0]["text"].strip() == "quick 1"
+    assert r.key_figures == [{"cell": f"2 ({copy.cells[2].id})",
+                              "lines": ["held-out accuracy 0.97"]}]
+    assert r.max_allocated_gb is None  # no CUDA in this kernel
+
+
+def test_errors_and_time_limit_name_the_cell(tmp_path):
+    bad = _notebook(tmp_path / "bad.ipynb", "x = 1", "raise ValueError('shape mismatch')")
+    r = gpu_check.run_notebook(bad, tmp_path / "out", profile="quick", limit_s=120)
+    assert r.status == "error" and r.failed_cell.startswith("1 ")
+    assert "ValueError: shape mismatch" in r.error
+    slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)")
+    r = gpu_check.run_notebook(slow, tmp_path / "out", profile="quick", limit_s=3)
+    assert r.status == "time limit" and r.failed_cell.startswith("0 ")
+    assert r.seconds < 40
+
+
+def test_never_writes_into_the_notebooks_folder(tmp_path):
+    nb = _notebook(tmp_path / "a.ipynb", "x = 1")
+    with pytest.raises(ValueError, match="overwrite"):
+        gpu_check.run_notebook(nb, tmp_path)
+
+
+def test_main_writes_the_report_and_refuses_cpu_for_the_full_profile(tmp_path, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    nb = _notebook(tmp_path / "a.ipynb", "x = 2", "assert x == 2")
+    assert gpu_check.main([str(nb), "--out-dir", str(tmp_path / "o")]) == 2
+    assert gpu_check.main([str(nb), "--smoke", "--out-dir", str(tmp_path / "o")]) == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["smoke"] is True and report["notebooks"][0]["status"] == "ok"
+    assert "| a | ok |" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_asserts_are_found_by_syntax():
+    assert gpu_check._asserts("%matplotlib inline\nassert 1 == 1")
+    assert gpu_check._asserts("for i in range(2):\n    assert i < 2")
+    assert not gpu_check._asserts("print('assert nothing')")
