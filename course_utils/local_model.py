@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .hf_checkpoint import load_hf_state_dict, read_hf_weights
+from .hf_checkpoint import load_hf_state_dict, read_hf_config, read_hf_weights
 from .llama import LlamaConfig, LlamaForCausalLM
 
 ENV_VAR = "COURSE_LOCAL_MODEL"
@@ -42,7 +42,7 @@ def load_local_model(folder, dtype: torch.dtype = torch.float32, device=None):
     if not (folder / "config.json").exists():
         raise FileNotFoundError(f"{folder} holds no config.json: point {ENV_VAR} at the checkpoint "
                                 f"folder itself (the one with config.json and the weights)")
-    hf_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    hf_config = read_hf_config(folder)
     if hf_config.get("model_type") not in LOADABLE_TYPES:
         raise ValueError(f"local loading supports model types {', '.join(LOADABLE_TYPES)}; "
                          f"{folder} is {hf_config.get('model_type')!r}")

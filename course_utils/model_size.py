@@ -156,7 +156,7 @@ class SizeReport:
     def __str__(self) -> str:
         w = ", ".join(f"{k} {v:.1f} GB" for k, v in self.weights_gb.items())
         kv = "no KV cache (encoder)"
-        if self.kv_gb is not None:
+        if self.kv_bytes_per_token is not None and self.kv_gb is not None:
             kv = (
                 f"KV cache {self.kv_bytes_per_token / 2**10:.0f} KiB/token, {self.kv_gb:.2f} GB "
                 f"for {self.context:,} tokens x batch {self.batch}"

@@ -252,3 +252,14 @@ def test_read_hf_weights(tmp_path):
     torch.save({"a": torch.ones(2)}, tmp_path / "pytorch_model-00001.bin")
     torch.save({"b": torch.zeros(3)}, tmp_path / "pytorch_model-00002.bin")
     assert sorted(read_hf_weights(tmp_path)) == ["a", "b"]
+
+
+def test_local_model_reads_config_json_through_the_same_checks(tmp_path):
+    from course_utils.local_model import load_local_model
+
+    (tmp_path / "config.json").write_text('["qwen2"]')
+    with pytest.raises(TypeError, match="must hold a JSON object"):
+        load_local_model(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2", "vocab_size": 0}))
+    with pytest.raises(ValueError, match="lacks"):
+        load_local_model(tmp_path)
