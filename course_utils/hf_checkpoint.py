@@ -34,6 +34,7 @@ from torch import nn
 from .bert import BertConfig, BertModel, hf_to_course_name
 from .gpt import GPTConfig
 from .llama import LlamaConfig
+from .tools.checks import instance_of
 
 CONFIG_CLASSES = (GPTConfig, BertConfig, LlamaConfig)
 CONFIG_FOR_MODEL_TYPE = {t: cls for cls in CONFIG_CLASSES for t in cls.HF_MODEL_TYPES}
@@ -102,6 +103,8 @@ def load_hf_state_dict(model: nn.Module, tensors: dict, rename=None) -> list[str
     family. Every weight of ``model`` must be filled and every checkpoint tensor
     used, each with the model's shape: anything else raises a ValueError naming it.
     """
+    instance_of("model", model, nn.Module)
+    instance_of("tensors", tensors, dict)
     rename = rename or HF_NAMES.get(type(model), _same_name)
     tied = _tied_names(model)
     state = {}

@@ -246,6 +246,13 @@ def test_extra_and_misshapen_tensors_are_named():
         load_hf_state_dict(model, state)
 
 
+def test_load_hf_state_dict_arguments():
+    with pytest.raises(TypeError, match="model must be a Module"):
+        load_hf_state_dict({"a": 1}, {})
+    with pytest.raises(TypeError, match="tensors must be a dict"):
+        load_hf_state_dict(_tiny(tie=False), [torch.zeros(1)])
+
+
 def test_read_hf_weights(tmp_path):
     with pytest.raises(FileNotFoundError, match="no \\*.safetensors"):
         read_hf_weights(tmp_path)
