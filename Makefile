@@ -8,6 +8,11 @@ NB ?=
 # Notebook tests: strict nbval (outputs compared), quick profile, this Python env.
 NBVAL := $(PYTHON) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
          --nbval-cell-timeout=600 -p no:cacheprovider -q
+# Lint: the linter and the formatter's check, one line per file to reformat
+# (`ruff format --diff .` shows the changes, `ruff format .` applies them).
+RUFF_CHECKS := $(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check --output-format concise .
+# make execute writes its timing table here as well as printing it.
+TIMING ?= .cache/timing.md
 export PYTHONHASHSEED := 0
 
 .PHONY: help install install-test lab test test-unit test-notebooks lint execute clean
@@ -15,36 +20,42 @@ export PYTHONHASHSEED := 0
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
+# scripts/install.py prints one line per step and runs pip only for what is missing or outside
+# its range (pip's messages go to .cache/install/pip.log), so these are quick when nothing is.
 install:  ## Install what is missing (keeps an existing PyTorch, e.g. a GPU image's)
-	@$(PYTHON) -c "import torch" 2>/dev/null || { echo "PyTorch not found: installing it from PyPI"; $(PIP) install "torch>=2.1,<3"; }
-	@$(PIP) install -q --disable-pip-version-check -r requirements.txt -e . 2>&1 | grep -v "Running pip as the 'root' user" || true
-	@$(PYTHON) -c "import course_utils, gensim, snownlp, matplotlib" || { echo "install failed: see the pip messages above"; exit 1; }
-	@bash scripts/ensure_cjk_font.sh
+	@$(PYTHON) scripts/install.py
 
-install-test: install  ## Install the test-only tools as well
-	@$(PIP) install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "Running pip as the 'root' user" || true
-	@$(PYTHON) -c "import nbval, pytest" || { echo "install of test tools failed"; exit 1; }
+install-test:  ## Install what is missing, test tools included
+	@$(PYTHON) scripts/install.py --test
 
 lab: install  ## Install what is missing, then open the course in JupyterLab
-	$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
+	@echo "  JupyterLab ............. starting on port $(PORT) with notebooks/ (Ctrl-C stops it)"
+	@$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
 
-test: install-test  ## Install what is missing, then run every test (unit, ruff, notebooks)
-	$(PYTHON) -m ruff check .
+test: install-test  ## Install what is missing, then run every test (ruff, unit, notebooks)
+	$(RUFF_CHECKS)
 	$(PYTHON) -m pytest -q tests
 	COURSE_PROFILE=quick COURSE_NO_PROGRESS=1 $(NBVAL) notebooks solutions
 
-test-unit: install-test  ## Only the unit tests and ruff
-	$(PYTHON) -m ruff check .
+test-unit: install-test  ## Only ruff and the unit tests
+	$(RUFF_CHECKS)
 	$(PYTHON) -m pytest -q tests
 
 test-notebooks: install-test  ## Only the notebooks (NB=notebooks/03_word2vec.ipynb for one)
 	COURSE_PROFILE=quick COURSE_NO_PROGRESS=1 $(NBVAL) $(if $(NB),$(NB),notebooks solutions)
 
-lint: install-test  ## ruff over the package, tests and notebooks
-	$(PYTHON) -m ruff check .
+lint: install-test  ## ruff check and ruff format --check over the package, tests, scripts, notebooks
+	$(RUFF_CHECKS)
 
-execute: install  ## Re-run notebooks in place, default profile (NB=path for one)
-	$(PYTHON) -m course_utils.tools.execute $(if $(NB),$(NB),notebooks/*.ipynb solutions/*.ipynb)
+.PHONY: typecheck timing
+typecheck: install-test  ## mypy over course_utils (version pinned in requirements-dev.txt)
+	$(PYTHON) -m mypy
+
+timing: install  ## The timing table of the saved notebooks (what `make execute` last recorded)
+	@$(PYTHON) -m course_utils.tools.timing
+
+execute: install  ## Re-run notebooks in place, default profile (NB=path for one); timing table
+	$(PYTHON) -m course_utils.tools.execute --timing $(TIMING) $(if $(NB),$(NB),notebooks/*.ipynb solutions/*.ipynb)
 
 clean:  ## Remove caches (.cache/ holds preprocessed corpora)
 	rm -rf .cache .pytest_cache .ruff_cache

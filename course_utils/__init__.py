@@ -4,6 +4,8 @@ Each concept has its own module; the README lists them. The most used names
 are re-exported here.
 """
 
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (setuptools dynamic version)
+
 from .tools.device import enable_determinism, get_device, set_seed
 from .tools.profiles import by_profile, get_profile
 from .tools.progress import progress
@@ -18,4 +20,3 @@ __all__ = [
     "progress",
     "set_seed",
 ]
-__version__ = "0.1.0"

@@ -1,5 +1,7 @@
-"""requirements.txt must accept a GPU image's PyTorch and never force a build variant."""
+"""requirements.txt must accept a GPU image's PyTorch and never force a build variant; the
+version is written in one place."""
 
+import ast
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -23,13 +25,47 @@ def test_torch_range_accepts_autodl_and_current_torch():
         assert "+cpu" not in code and "+cu" not in code and "index-url" not in code, line
 
 
+# Tools whose findings change from version to version: pinned so that every machine agrees.
+PINNED_TOOLS = {"ruff", "mypy"}
+
+
 def test_runtime_requirements_are_ranges_not_pins():
     for r in _reqs("requirements.txt") + _reqs("requirements-dev.txt"):
-        assert "==" not in str(r.specifier), f"{r} is pinned"
         assert r.specifier, f"{r.name} has no version range"
+        if r.name in PINNED_TOOLS:
+            assert str(r.specifier).startswith("=="), f"{r} should be pinned (see requirements-dev.txt)"
+        else:
+            assert "==" not in str(r.specifier), f"{r} is pinned"
+
+
+def test_version_is_written_once():
+    """pyproject.toml reads the version from course_utils.__version__ and writes none itself."""
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    project = read_configuration(ROOT / "pyproject.toml", expand=False)
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    setting = project["tool"]["setuptools"]["dynamic"]["version"]
+    assert setting == {"attr": "course_utils.__version__"}
+    init = ast.parse((ROOT / "course_utils" / "__init__.py").read_text(encoding="utf-8"))
+    versions = [n.value.value for n in init.body if isinstance(n, ast.Assign)
+                and [getattr(t, "id", None) for t in n.targets] == ["__version__"]]
+    assert len(versions) == 1 and isinstance(versions[0], str), versions
+    import course_utils
+
+    assert course_utils.__version__ == versions[0]
+
+
+def test_setuptools_resolves_the_version():
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    config = read_configuration(ROOT / "pyproject.toml", expand=True)
+    import course_utils
+
+    assert config["project"]["version"] == course_utils.__version__
 
 
 def test_test_tools_are_kept_apart():
     runtime = {r.name for r in _reqs("requirements.txt")}
-    for tool in ("pytest", "nbval", "ruff", "transformers", "sentence-transformers", "cn2an"):
+    for tool in ("pytest", "nbval", "ruff", "mypy", "pre-commit", "transformers",
+                 "sentence-transformers", "cn2an"):
         assert tool not in runtime
