@@ -98,10 +98,12 @@ def _tied_names(model: nn.Module) -> set[str]:
 def load_hf_state_dict(model: nn.Module, tensors: dict, rename=None) -> list[str]:
     """Copy a Hugging Face state dict into a course model, by name; return the names loaded.
 
-    ``rename`` maps a checkpoint name to the course's (None skips the tensor); by
-    default ``HF_NAMES`` says, for BERT, and the names are kept for the Llama
-    family. Every weight of ``model`` must be filled and every checkpoint tensor
-    used, each with the model's shape: anything else raises a ValueError naming it.
+    ``rename`` maps a checkpoint name to the course's (None skips the tensor). By
+    default it comes from ``HF_NAMES`` (BERT's ``hf_to_course_name``); other models
+    (the Llama family) keep the checkpoint's names. A tied output head may be
+    absent. Every other weight of ``model`` must be filled and every checkpoint
+    tensor used, each with the model's shape: anything else raises a ValueError
+    naming it.
     """
     instance_of("model", model, nn.Module)
     instance_of("tensors", tensors, dict)
