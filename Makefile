@@ -5,6 +5,12 @@ PORT ?= 8888
 # Jupyter refuses to run as root unless told to (AutoDL and Docker images run as root).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 NB ?=
+# EDITION=zh: `make lab` opens the Chinese edition (中文版, the *.zh.ipynb beside each notebook).
+EDITION ?= en
+ifeq ($(filter en zh,$(EDITION)),)
+$(error EDITION must be en or zh, got '$(EDITION)')
+endif
+LAB_OPEN := $(if $(filter zh,$(EDITION)),--LabApp.default_url=/lab/tree/00_environment.zh.ipynb,)
 # Notebook tests: strict nbval (outputs compared), quick profile, this Python env.
 NBVAL := $(PYTHON) -m pytest --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
          --nbval-cell-timeout=600 -p no:cacheprovider -q
@@ -28,9 +34,9 @@ install:  ## Install what is missing (keeps an existing PyTorch, e.g. a GPU imag
 install-test:  ## Install what is missing, test tools included
 	@$(PYTHON) scripts/install.py --test
 
-lab: install  ## Install what is missing, then open the course in JupyterLab
+lab: install  ## Install what is missing, then open the course in JupyterLab (EDITION=zh: 中文版)
 	@echo "  JupyterLab ............. starting on port $(PORT) with notebooks/ (Ctrl-C stops it)"
-	@$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS)
+	@$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS) $(LAB_OPEN)
 
 test: install-test  ## Install what is missing, then run every test (ruff, unit, notebooks)
 	$(RUFF_CHECKS)
@@ -56,6 +62,15 @@ timing: install  ## The timing table of the saved notebooks (what `make execute`
 
 execute: install  ## Re-run notebooks in place, default profile (NB=path for one); timing table
 	$(PYTHON) -m course_utils.tools.execute --timing $(TIMING) $(if $(NB),$(NB),notebooks/*.ipynb solutions/*.ipynb)
+
+.PHONY: book test-book
+book:  ## The course as a static site, English and 中文, built offline (build/book/index.html)
+	@$(PIP) install -q --disable-pip-version-check -r requirements-book.txt 2>&1 | grep -v "Running pip as the 'root' user" || true
+	$(PYTHON) book/build.py
+
+test-book: book  ## Check the built book in headless Chromium (apt-get installs it if missing)
+	@bash book/ensure_chromium.sh
+	$(PYTHON) -m pytest -q book/test_site.py
 
 clean:  ## Remove caches (.cache/ holds preprocessed corpora)
 	rm -rf .cache .pytest_cache .ruff_cache
