@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .tools.checks import positive_int
-from .vocab import Vocab
+from .vocab import Vocab, check_sentences
 
 BOS, EOS = "<bos>", "<eos>"
 # Character specials: padding, unknown, begin/end of word, and one character each for
@@ -85,23 +85,6 @@ def build_vocabs(sentences: Sequence[Sequence[str]], max_words: int, min_char_fr
     return words, chars
 
 
-def _check_sentences(sentences) -> None:
-    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
-        raise TypeError("sentences must be a list of sentences, each a list of words (str), "
-                        f"got {type(sentences).__name__}")
-    if len(sentences) == 0:
-        raise ValueError("sentences is empty: expected at least one sentence (a list of words)")
-    for i, sent in enumerate(sentences):
-        if isinstance(sent, str) or not isinstance(sent, Sequence):
-            raise TypeError(f"sentence {i} must be a list of words, got {type(sent).__name__} "
-                            "(split a segmented string with .split())")
-        if len(sent) == 0:
-            raise ValueError(f"sentence {i} is empty: every sentence needs at least one word")
-        for w in sent:
-            if not isinstance(w, str) or not w:
-                raise TypeError(f"sentence {i} holds {w!r}; every word must be a non-empty str")
-
-
 def word_to_char_ids(word: str, chars: Vocab, max_chars: int, truncate: bool = False) -> list[int]:
     """``<bow> c1 c2 ... <eow>`` padded to ``max_chars``; sentence boundaries get their own char."""
     if word == BOS:
@@ -128,7 +111,7 @@ def batch_to_ids(sentences: Sequence[Sequence[str]], chars: Vocab, max_chars: in
     With ``add_boundaries`` every sentence becomes ``<bos> w1 ... wn <eos>``.
     Padding goes at the end of each sentence (mask False there).
     """
-    _check_sentences(sentences)
+    check_sentences(sentences, empty_ok=False)
     seqs = [[BOS, *s, EOS] if add_boundaries else list(s) for s in sentences]
     seq = max(len(s) for s in seqs)
     pad_word = [chars[CHAR_PAD]] * max_chars
@@ -141,7 +124,7 @@ def batch_to_ids(sentences: Sequence[Sequence[str]], chars: Vocab, max_chars: in
 def batch_word_ids(sentences: Sequence[Sequence[str]], words: Vocab, add_boundaries: bool = True
                    ) -> torch.Tensor:
     """Word ids for the softmax targets, padded with the <pad> id: (batch, seq) long."""
-    _check_sentences(sentences)
+    check_sentences(sentences, empty_ok=False)
     seqs = [[BOS, *s, EOS] if add_boundaries else list(s) for s in sentences]
     seq = max(len(s) for s in seqs)
     pad = words["<pad>"]

@@ -1,9 +1,19 @@
-"""A small vocabulary: token <-> id, a frequency cut-off and special tokens."""
+"""Tokens and ids (词表): a vocabulary with a frequency cut-off and special tokens, and the
+character tokenizer of the GPT chapter built on it.
+
+* ``check_sentences``: the one check of a tokenised corpus (a list of sentences, each a list
+  of word strings) that every module taking sentences uses;
+* ``Vocab``: token <-> id, special tokens first, then tokens by falling frequency;
+* ``CharTokenizer``: a ``Vocab`` of characters whose ``encode`` takes a text and whose
+  ``decode`` gives one back.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+
+import torch
 
 from .tools.checks import positive_int
 
@@ -11,9 +21,44 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 DEFAULT_SPECIALS = (PAD, UNK, BOS, EOS)
 
 
+def check_sentence(index: int, sentence, *, empty_ok: bool = True) -> None:
+    """Sentence ``index`` must be a list of non-empty word strings (empty only if ``empty_ok``)."""
+    if isinstance(sentence, str) or not isinstance(sentence, Sequence):
+        what = (f"a string {sentence[:20]!r}" if isinstance(sentence, str)
+                else f"of type {type(sentence).__name__}")
+        raise TypeError(f"sentence {index} is {what}; expected a list of words (tokens): split a "
+                        "segmented string with .split(), or use list(text) for characters")
+    if not empty_ok and len(sentence) == 0:
+        raise ValueError(f"sentence {index} is empty: every sentence needs at least one word")
+    if not all(isinstance(w, str) and w for w in sentence):
+        bad = next(w for w in sentence if not (isinstance(w, str) and w))
+        raise TypeError(f"sentence {index} holds {bad!r}; every word must be a non-empty str")
+
+
+def check_sentences(sentences, *, empty_ok: bool = True):
+    """``sentences`` if it is a non-empty list of sentences, each a list of word strings.
+
+    ``empty_ok=False`` also rejects an empty sentence. Returns ``sentences`` unchanged.
+    """
+    if isinstance(sentences, str):
+        raise TypeError("sentences must be a list of token lists, not one string; "
+                        "use [text.split()] for words or [list(text)] for characters")
+    if not isinstance(sentences, Sequence):
+        raise TypeError("sentences must be a list of token lists, got "
+                        f"{type(sentences).__name__} (wrap an iterator as list(...))")
+    if len(sentences) == 0:
+        raise ValueError("the corpus is empty: expected a non-empty list of token lists")
+    for i, sentence in enumerate(sentences):
+        check_sentence(i, sentence, empty_ok=empty_ok)
+    return sentences
+
+
 class Vocab:
     """Maps tokens to contiguous ids. Special tokens come first, then tokens by
     falling frequency (ties broken by first appearance, so ids are deterministic).
+
+    ``max_size`` is the size of the whole vocabulary, specials included, so it must be
+    at least the number of specials; ``min_freq`` drops tokens seen fewer times.
 
     >>> v = Vocab([["床", "前", "明", "月", "光"]], specials=("<unk>",))
     >>> v["月"], v.lookup_token(1)
@@ -34,26 +79,41 @@ class Vocab:
                 "wrap it as [list(text)] for characters or [text.split()] for words"
             )
         positive_int("min_freq", min_freq)
+        if max_size is not None and positive_int("max_size", max_size) < len(specials):
+            raise ValueError(f"max_size counts the specials too, so it must be >= "
+                             f"{len(specials)} (the specials {list(specials)}), got {max_size}")
+        counts: Counter[str] = Counter()
+        for i, sent in enumerate(sentences):
+            check_sentence(i, sent)
+            counts.update(sent)
+        kept = [t for t, c in counts.most_common() if c >= min_freq and t not in specials]
         if max_size is not None:
-            positive_int("max_size", max_size)
+            kept = kept[: max_size - len(specials)]
+        self._set_tokens([*specials, *kept], specials, unk_token)
+        self.counts = counts
+
+    @classmethod
+    def from_itos(cls, itos: Sequence[str], specials: Sequence[str] = DEFAULT_SPECIALS,
+                  unk_token: str | None = UNK) -> Vocab:
+        """A vocabulary with exactly the ids of ``itos`` (e.g. read back from a checkpoint)."""
+        vocab = cls.__new__(cls)
+        Vocab._set_tokens(vocab, list(itos), specials, unk_token)
+        vocab.counts = Counter()
+        return vocab
+
+    def _set_tokens(self, itos: list[str], specials: Sequence[str], unk_token: str | None) -> None:
+        specials = tuple(specials)
         if len(set(specials)) != len(specials):
             raise ValueError(f"specials must be distinct, got {list(specials)}")
         if unk_token is not None and unk_token not in specials:
             raise ValueError(f"unk_token {unk_token!r} must be one of specials {list(specials)}")
-        self.counts: Counter[str] = Counter()
-        for i, sent in enumerate(sentences):
-            if isinstance(sent, str):
-                raise TypeError(
-                    f"sentence {i} is a string {sent[:20]!r}; expected a sequence of tokens "
-                    "(use list(text) for characters)"
-                )
-            self.counts.update(sent)
-        self.specials = tuple(specials)
-        self.unk_token = unk_token
-        kept = [t for t, c in self.counts.most_common() if c >= min_freq and t not in self.specials]
-        if max_size is not None:
-            kept = kept[: max(0, max_size - len(self.specials))]
-        self.itos: list[str] = list(self.specials) + kept
+        if tuple(itos[: len(specials)]) != specials:
+            raise ValueError(f"the vocabulary must start with the specials {list(specials)}, "
+                             f"got {itos[: len(specials)]}")
+        if len(set(itos)) != len(itos):
+            raise ValueError("the vocabulary lists a token twice")
+        self.specials, self.unk_token = specials, unk_token
+        self.itos: list[str] = list(itos)
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
 
     def __len__(self) -> int:
@@ -94,3 +154,37 @@ class Vocab:
     def __repr__(self) -> str:
         preview = ", ".join(self.itos[:8])
         return f"Vocab(size={len(self)}, specials={list(self.specials)}, first=[{preview}])"
+
+
+class CharTokenizer(Vocab):
+    """A ``Vocab`` of characters for a character-level language model.
+
+    ``encode`` takes a text and ``decode`` returns a text (a str, not a token list). Id 0 is
+    ``<unk>``, a character never seen (decoded as "?"); the other ids are the characters in
+    sorted order, "\\n" (end of line) among them, so that the ids depend only on which
+    characters occur. A GPT checkpoint stores this list as ``itos``.
+    """
+
+    UNK = UNK
+
+    def __init__(self, itos: Sequence[str]) -> None:
+        itos = list(itos)
+        if not itos or itos[0] != UNK:
+            raise ValueError(f"itos must start with {UNK!r}, got {itos[:3]}")
+        self._set_tokens(itos, specials=(UNK,), unk_token=UNK)
+        self.counts = Counter()
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> CharTokenizer:
+        """The characters of ``texts`` and "\\n", sorted, after <unk>."""
+        return cls([UNK, *sorted({c for t in texts for c in t} | {"\n"})])
+
+    def decode(self, ids: Iterable[int]) -> str:  # type: ignore[override]
+        return "".join("?" if tok == UNK else tok for tok in super().decode(ids))
+
+    def encode_lines(self, texts: Sequence[str]) -> torch.Tensor:
+        """The lines joined with newlines, as one (n_chars,) LongTensor."""
+        return torch.tensor(self.encode("\n".join(texts) + "\n"), dtype=torch.long)
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(size={len(self)}, first={self.itos[1:9]})"
