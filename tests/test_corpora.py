@@ -61,6 +61,35 @@ def test_missing_package_error_names_the_package(monkeypatch):
 def test_bad_limit():
     with pytest.raises(ValueError, match="limit must be a positive int"):
         corpora.people_daily(limit=0)
+    with pytest.raises(TypeError, match="limit must be a positive int"):
+        corpora.people_daily(limit=2.5)
+    # a negative limit used to drop the last reviews of each class silently
+    with pytest.raises(ValueError, match="limit_per_class must be a positive int, got -1"):
+        corpora.reviews(limit_per_class=-1)
+    with pytest.raises(ValueError, match="limit_per_class"):
+        corpora.reviews(limit_per_class=0)
+    assert [label for _, label in corpora.reviews(limit_per_class=2)] == [1, 1, 0, 0]
+
+
+def test_split_texts_is_deterministic_and_disjoint():
+    texts = [f"line{i}" for i in range(100)]
+    tr, va = corpora.split_texts(texts, valid_fraction=0.2, seed=3)
+    assert len(va) == 20 and len(tr) == 80
+    assert sorted(tr + va) == sorted(texts)
+    assert (tr, va) == corpora.split_texts(texts, valid_fraction=0.2, seed=3)
+    assert va == sorted(va, key=texts.index)  # original order kept
+    assert corpora.split_texts(texts, 0.2, seed=4)[1] != va
+    assert corpora.split_texts(["a", "b"], 0.01) == (["a"], ["b"]) or \
+        corpora.split_texts(["a", "b"], 0.01) == (["b"], ["a"])  # at least one line each
+
+
+def test_split_texts_bad_input():
+    with pytest.raises(ValueError, match=r"valid_fraction must be a number in \(0, 1\)"):
+        corpora.split_texts(["a", "b", "c"], valid_fraction=1.5)
+    with pytest.raises(ValueError, match="valid_fraction"):
+        corpora.split_texts(["a", "b", "c"], valid_fraction=0)
+    with pytest.raises(ValueError, match="at least 2"):
+        corpora.split_texts(["one"])
 
 
 def test_available_reports_every_corpus_ok():

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from course_utils.ngram import CharBigramModel, split_texts
+from course_utils.corpora import split_texts
+from course_utils.ngram import CharBigramModel
 
 TEXTS = ["床前明月光", "疑是地上霜", "举头望明月", "低头思故乡", "明月几时有"]
 
@@ -67,16 +68,6 @@ def test_generate_is_deterministic_and_sized():
     assert m.generate(0, prefix="床") == "床"
 
 
-def test_split_texts_is_deterministic_and_disjoint():
-    texts = [f"line{i}" for i in range(100)]
-    tr, va = split_texts(texts, valid_fraction=0.2, seed=3)
-    assert len(va) == 20 and len(tr) == 80
-    assert sorted(tr + va) == sorted(texts)
-    assert (tr, va) == split_texts(texts, valid_fraction=0.2, seed=3)
-    assert va == sorted(va, key=texts.index)  # original order kept
-    assert split_texts(texts, 0.2, seed=4)[1] != va
-
-
 def test_real_corpus_beats_uniform():
     from course_utils.corpora import people_daily_text
 
@@ -107,8 +98,4 @@ def test_bad_arguments():
         m.generate(-1)
     with pytest.raises(ValueError, match="top_k"):
         m.generate(3, top_k=0)
-    with pytest.raises(ValueError, match=r"valid_fraction must be a number in \(0, 1\)"):
-        split_texts(TEXTS, valid_fraction=1.5)
-    with pytest.raises(ValueError, match="at least 2"):
-        split_texts(["one"])
     assert np.isfinite(m.cross_entropy(["", "明月"]))

@@ -11,14 +11,21 @@ import pytest
 import torch
 
 from course_utils.train_gpt import (
-    CharTokenizer,
     CheckpointError,
     TrainConfig,
     get_batch,
     load_checkpoint,
+    lr_at,
     main,
+    make_optimizer,
+    read_log,
+    resolve_device,
+    save_checkpoint,
+    setup_run,
     train,
+    train_step,
 )
+from course_utils.vocab import CharTokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = dict(
@@ -102,8 +109,76 @@ def test_resume_continues_where_it_stopped(data_file, tmp_path):
     assert [r["step"] for r in rest.history] == [1, 2, 3, 4, 5, 6]
     a = [r["train_loss"] for r in full.history]
     b = [r["train_loss"] for r in rest.history]
-    assert a == pytest.approx(b, abs=1e-5)
+    assert a == b  # bit-exact
     assert [r["step"] for r in _read(tmp_path / "part" / "log.csv")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_is_bit_exact_with_dropout(data_file, tmp_path):
+    """Dropout masks come from a generator seeded by (seed, step, rank), like the batches."""
+    full = train(_cfg(data_file, tmp_path / "full", steps=4, dropout=0.2), show_progress=False,
+                 verbose=False)
+    train(_cfg(data_file, tmp_path / "part", steps=4, dropout=0.2, stop_after=2),
+          show_progress=False, verbose=False)
+    rest = train(_cfg(data_file, tmp_path / "part", steps=4, dropout=0.2, resume=True),
+                 show_progress=False, verbose=False)
+    assert [r["train_loss"] for r in full.history] == [r["train_loss"] for r in rest.history]
+    for a, b in zip(full.model.state_dict().values(), rest.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_resume_after_sigkill_is_bit_exact(data_file, tmp_path):
+    """Kill the CLI with SIGKILL once it has written a checkpoint; resume; compare the log."""
+    import signal
+    import time
+
+    args = ["--data", data_file, "--steps", "60", "--save-interval", "5", "--eval-interval",
+            "1000", "--device", "cpu"] + [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()
+                                          if k not in ("save_interval", "eval_interval")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COURSE_NO_PROGRESS": "1"}
+    cmd = [sys.executable, "-m", "course_utils.train_gpt", *args]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out-dir", str(killed)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "ckpt.pt").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # at once: the run is mid-way, between checkpoints
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    step = load_checkpoint(killed / "ckpt.pt")["step"]
+    assert 0 < step < 60
+    resumed = subprocess.run([*cmd, "--out-dir", str(killed), "--resume"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resumed from {killed / 'ckpt.pt'} at step {step}" in resumed.stdout
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the subprocesses run: the same arithmetic, bit for bit
+    try:
+        whole = _cfg(data_file, tmp_path / "whole", steps=60, save_interval=5,
+                     eval_interval=1000, device="cpu")
+        train(whole, show_progress=False, verbose=False)
+    finally:
+        torch.set_num_threads(threads)
+    a = [(r["step"], r["train_loss"]) for r in read_log(killed / "log.csv")]
+    b = [(r["step"], r["train_loss"]) for r in read_log(tmp_path / "whole" / "log.csv")]
+    assert a == b and len(a) == 60
+
+
+def test_checkpoint_write_is_atomic(data_file, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    train(_cfg(data_file, out, steps=2), show_progress=False, verbose=False)
+    before = (out / "ckpt.pt").read_bytes()
+    run = setup_run(_cfg(data_file, out, steps=2))
+
+    def crash(obj, f, *a, **k):
+        Path(f).write_bytes(b"half a checkpoint")
+        raise KeyboardInterrupt  # killed while writing
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(out / "ckpt.pt", run.model, run.optimizer, 9, run.cfg, run.tokenizer)
+    assert (out / "ckpt.pt").read_bytes() == before
+    assert load_checkpoint(out / "ckpt.pt")["step"] == 2
 
 
 def test_corrupt_and_mismatched_checkpoints(data_file, tmp_path):
@@ -171,3 +246,124 @@ def test_bad_config_and_tokenizer():
     assert tok.decode(tok.encode("新年快乐")) == "新年??"
     with pytest.raises(ValueError, match="people_daily"):
         train(TrainConfig(data="no-such-corpus"), show_progress=False)
+
+
+@pytest.mark.parametrize("field, value, exc, match", [
+    ("grad_clip", -1.0, ValueError, "TrainConfig.grad_clip .* got -1"),  # training would diverge
+    ("weight_decay", -1.0, ValueError, "TrainConfig.weight_decay"),
+    ("eval_tokens", -5, ValueError, "TrainConfig.eval_tokens must be a non-negative int"),
+    ("eval_tokens", 10, ValueError, "TrainConfig.eval_tokens must be 0 .* or >= block_size"),
+    ("stop_after", -1, ValueError, "TrainConfig.stop_after must be a positive int"),
+    ("stop_after", 0, ValueError, "TrainConfig.stop_after"),
+    ("limit", 0, ValueError, "TrainConfig.limit"),
+    ("warmup", -1, ValueError, "TrainConfig.warmup"),
+    ("lr", float("nan"), ValueError, "TrainConfig.lr"),
+    ("dropout", 1.0, ValueError, "TrainConfig.dropout"),
+    ("valid_fraction", 0.0, ValueError, "TrainConfig.valid_fraction"),
+    ("device", "gpu", ValueError, "TrainConfig.device must be one of"),
+    ("n_head", 3, ValueError, r"d_model \(128\) must be divisible"),
+    ("tie_weights", "false", TypeError, "TrainConfig.tie_weights must be bool, got str 'false'"),
+    ("lr", "0.1", TypeError, "TrainConfig.lr must be float, got str"),
+    ("steps", 10.0, TypeError, "TrainConfig.steps must be int"),
+    ("steps", True, TypeError, "TrainConfig.steps must be int"),
+    ("limit", "300", TypeError, "TrainConfig.limit must be int or None"),
+    ("data", None, TypeError, "TrainConfig.data must be str"),
+])
+def test_config_fields_are_checked(field, value, exc, match):
+    with pytest.raises(exc, match=match):
+        TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("content, exc, match", [
+    ('{"tie_weights": "false"}', TypeError, "c.json: TrainConfig.tie_weights must be bool"),
+    ('{"lr": "0.1"}', TypeError, "c.json: TrainConfig.lr must be float"),
+    ('{"grad_clip": -1}', ValueError, "c.json: TrainConfig.grad_clip"),
+    ('[1, 2]', TypeError, "c.json must hold a JSON object .* got a JSON list"),
+    ('"steps"', TypeError, "got a JSON str"),
+    ('{"steps": 5', ValueError, "not valid JSON"),
+])
+def test_json_config_errors_name_the_file_and_field(tmp_path, content, exc, match):
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    with pytest.raises(exc, match=match):
+        TrainConfig.from_json(path)
+    assert TrainConfig.from_json(_write(tmp_path / "ok.json", '{"lr": 1}')).lr == 1  # int is a float
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--grad-clip", "-1"], "grad_clip"),
+    (["--weight-decay", "-1"], "weight_decay"),
+    (["--eval-tokens", "-5"], "eval_tokens"),
+    (["--stop-after", "-1"], "stop_after"),
+    (["--sample", "-3"], "--sample"),
+])
+def test_cli_rejects_bad_flags_before_training(tmp_path, capsys, flags, match):
+    assert main([*flags, "--out-dir", str(tmp_path / "x")]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # nothing was written
+
+
+def test_cuda_on_a_machine_without_it(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(ValueError, match="device 'cuda' .* CPU-only build"):
+        resolve_device("cuda")
+    assert main(["--device", "cuda", "--out-dir", str(tmp_path / "x")]) == 2
+    assert "CPU-only" in capsys.readouterr().err
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_checkpoint_missing_parts_and_torn_log(data_file, tmp_path):
+    out = tmp_path / "run"
+    train(_cfg(data_file, out, steps=2), show_progress=False, verbose=False)
+    good = torch.load(out / "ckpt.pt", weights_only=True)
+    resume = _cfg(data_file, out, steps=3, resume=True)
+    cases = [
+        ({k: v for k, v in good.items() if k != "optimizer"}, "has no \\['optimizer'\\]"),
+        ({k: v for k, v in good.items() if k != "itos"}, "no \\['itos'\\] \\(the vocabulary\\)"),
+        ({**good, "step": "2"}, "'step' must be a non-negative int"),
+        ({**good, "itos": "abc"}, "'itos' \\(the vocabulary\\) must be a list"),
+        ({**good, "model": {}}, "the model weights do not fit"),
+        ({**good, "model": {**good["model"], "extra.weight": torch.zeros(1)}},
+         "the model weights do not fit"),
+        ({**good, "optimizer": {"state": {}, "param_groups": []}}, "optimiser state does not fit"),
+    ]
+    for state, match in cases:
+        torch.save(state, out / "ckpt.pt")
+        with pytest.raises(CheckpointError, match=f"{out / 'ckpt.pt'}.*{match}"):
+            train(resume, show_progress=False, verbose=False)
+    torch.save(good, out / "ckpt.pt")
+    log = (out / "log.csv").read_text()
+    (out / "log.csv").write_text(log + "3,2.9")  # a run killed while appending a row
+    with pytest.raises(CheckpointError, match="log.csv, line 4 is torn"):
+        train(resume, show_progress=False, verbose=False)
+    (out / "log.csv").write_text("step,loss\n1,2.0\n")
+    with pytest.raises(CheckpointError, match="log.csv is not a training log"):
+        read_log(out / "log.csv")
+    (out / "log.csv").write_text("")  # killed before the header was written: no rows
+    assert train(resume, show_progress=False, verbose=False).history[-1]["step"] == 3
+
+
+def test_named_steps_of_the_recipe(data_file, tmp_path):
+    """setup_run and train_step are the loop's parts: one step moves every parameter."""
+    cfg = _cfg(data_file, tmp_path / "steps", steps=10, warmup=4, weight_decay=0.1)
+    assert lr_at(0, cfg) == pytest.approx(cfg.lr / 4)  # warm-up starts at lr / warmup
+    assert lr_at(3, cfg) == pytest.approx(cfg.lr)  # and reaches lr at its end
+    assert lr_at(10, cfg) == pytest.approx(cfg.min_lr)  # cosine decay ends at min_lr
+    run = setup_run(cfg)
+    decay, no_decay = make_optimizer(run.model, cfg).param_groups
+    assert all(p.dim() >= 2 for p in decay["params"]) and decay["weight_decay"] == 0.1
+    assert all(p.dim() < 2 for p in no_decay["params"]) and no_decay["weight_decay"] == 0.0
+    before = [p.detach().clone() for p in run.model.parameters()]
+    loss, lr = train_step(run, 0)
+    assert lr == lr_at(0, cfg) and run.optimizer.param_groups[0]["lr"] == lr
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    assert all(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
+    x0, _ = get_batch(run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, 0)
+    x1, _ = get_batch(run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, 1)
+    assert not torch.equal(x0, x1)  # every step draws its own batch
