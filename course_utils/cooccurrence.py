@@ -4,9 +4,9 @@
 2. ``ppmi``: positive pointwise mutual information, which turns raw counts into
    "more often together than chance" scores.
 3. ``truncated_svd``: compress each word's V-dimensional row to k numbers.
-4. ``nearest_neighbours``: words whose vectors point the same way (cosine).
 
-This is the count-based cousin of word2vec (chapter 03).
+The vectors are then compared by cosine (``course_utils.similarity``). This is the
+count-based cousin of word2vec (chapter 03).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from .tools.checks import positive_int
+from .vocab import check_sentences
 
 
 def cooccurrence_matrix(sentences: Sequence[Sequence[str]], vocab: Sequence[str],
@@ -25,17 +26,14 @@ def cooccurrence_matrix(sentences: Sequence[Sequence[str]], vocab: Sequence[str]
 
     Words outside ``vocab`` are dropped before windows are taken.
     """
-    if isinstance(sentences, str):
-        raise TypeError("sentences must be a list of token lists, not one string")
+    check_sentences(sentences)
     positive_int("window", window)
     index = {w: i for i, w in enumerate(vocab)}
     if len(index) != len(vocab):
         raise ValueError("vocab has repeated words; pass each word once")
     n = len(index)
     rows, cols = [], []
-    for k, sent in enumerate(sentences):
-        if isinstance(sent, str):
-            raise TypeError(f"sentence {k} is a string; expected a list of tokens")
+    for sent in sentences:
         ids = np.fromiter((index[w] for w in sent if w in index), dtype=np.int64)
         for d in range(1, window + 1):
             if len(ids) > d:
@@ -106,30 +104,3 @@ def truncated_svd(matrix, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     vectors = svd.fit_transform(matrix)
     return vectors, svd.singular_values_**2 / total
 
-
-def cosine_similarity_matrix(vectors) -> np.ndarray:
-    """(n, n) cosine similarities of the rows (a zero row has similarity 0 to everything)."""
-    v = np.asarray(vectors.toarray() if sparse.issparse(vectors) else vectors, dtype=np.float64)
-    if v.ndim != 2:
-        raise ValueError(f"expected a 2-D array of row vectors, got shape {v.shape}")
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    unit = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
-    return unit @ unit.T
-
-
-def nearest_neighbours(vectors, words: Sequence[str], query: str, k: int = 10
-                       ) -> list[tuple[str, float]]:
-    """The ``k`` words whose rows have the highest cosine similarity with ``query``'s."""
-    v = np.asarray(vectors, dtype=np.float64)
-    if v.ndim != 2 or v.shape[0] != len(words):
-        raise ValueError(f"vectors must have one row per word: got shape {v.shape} "
-                         f"for {len(words)} words")
-    try:
-        q = list(words).index(query)
-    except ValueError:
-        raise KeyError(f"{query!r} is not in the vocabulary of {len(words)} words") from None
-    norms = np.linalg.norm(v, axis=1)
-    sims = v @ v[q] / np.maximum(norms * norms[q], 1e-12)
-    sims[q] = -np.inf
-    top = np.argsort(-sims, kind="stable")[:k]
-    return [(words[i], float(sims[i])) for i in top]

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .similarity import as_row_vectors, cosine_similarity_matrix, unit_rows
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LANGUAGES = ("zh", "en")
 _TIE = 1e-6
@@ -70,15 +72,6 @@ def load_polysemy(lang: str = "zh", path: str | Path | None = None) -> list[Poly
     return items
 
 
-def _as_matrix(vectors) -> np.ndarray:
-    x = np.asarray(vectors.detach().cpu() if hasattr(vectors, "detach") else vectors, dtype=float)
-    if x.ndim != 2:
-        raise ValueError(f"expected a 2-D array (n_sentences, dim), got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("vectors contain NaN or inf")
-    return x
-
-
 def _check(x: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     labels = np.asarray(labels)
     if len(labels) != len(x):
@@ -90,14 +83,6 @@ def _check(x: np.ndarray, labels: Sequence[str]) -> np.ndarray:
         raise ValueError("every sense needs at least two sentences for leave-one-out, "
                          f"got {dict(counts)}")
     return labels
-
-
-def cosine_matrix(vectors) -> np.ndarray:
-    """Pairwise cosine similarities, (n, n). A zero vector has cosine 0 with everything."""
-    x = _as_matrix(vectors)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-    return np.clip(unit @ unit.T, -1.0, 1.0)
 
 
 def _majority(labels: np.ndarray) -> str:
@@ -113,10 +98,9 @@ def _pick(scores: dict[str, float], fallback: str) -> str:
 
 def loo_centroid_accuracy(vectors, labels: Sequence[str]) -> float:
     """Leave-one-out nearest-centroid accuracy (cosine to each sense's mean unit vector)."""
-    x = _as_matrix(vectors)
+    x = as_row_vectors(vectors)
     labels = _check(x, labels)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    unit = unit_rows(x)
     fallback = _majority(labels)
     correct = 0
     for i in range(len(x)):
@@ -132,9 +116,9 @@ def loo_centroid_accuracy(vectors, labels: Sequence[str]) -> float:
 
 def loo_1nn_accuracy(vectors, labels: Sequence[str]) -> float:
     """Leave-one-out 1-nearest-neighbour accuracy by cosine."""
-    x = _as_matrix(vectors)
+    x = as_row_vectors(vectors)
     labels = _check(x, labels)
-    sim = cosine_matrix(x)
+    sim = cosine_similarity_matrix(x)
     fallback = _majority(labels)
     correct = 0
     for i in range(len(x)):
@@ -148,9 +132,9 @@ def loo_1nn_accuracy(vectors, labels: Sequence[str]) -> float:
 
 def silhouette_values(vectors, labels: Sequence[str]) -> np.ndarray:
     """Per-sentence silhouette with cosine distance (1 - cosine); 0 where a = b = 0."""
-    x = _as_matrix(vectors)
+    x = as_row_vectors(vectors)
     labels = _check(x, labels)
-    dist = 1.0 - cosine_matrix(x)
+    dist = 1.0 - cosine_similarity_matrix(x)
     out = np.zeros(len(x))
     for i in range(len(x)):
         same = (labels == labels[i]) & (np.arange(len(x)) != i)
@@ -167,9 +151,9 @@ def silhouette(vectors, labels: Sequence[str]) -> float:
 
 def cosine_gap(vectors, labels: Sequence[str]) -> tuple[float, float, float]:
     """(mean cosine within a sense, mean cosine across senses, their difference)."""
-    x = _as_matrix(vectors)
+    x = as_row_vectors(vectors)
     labels = _check(x, labels)
-    sim = cosine_matrix(x)
+    sim = cosine_similarity_matrix(x)
     same = labels[:, None] == labels[None, :]
     off_diag = ~np.eye(len(x), dtype=bool)
     within = float(sim[same & off_diag].mean())
@@ -188,7 +172,7 @@ def majority_baseline(items: Sequence[PolysemyItem]) -> float:
 def sense_separation(vectors, items: Sequence[PolysemyItem]) -> dict[str, float]:
     """All measures, word by word: accuracies pooled over sentences, silhouette pooled over
     sentences, cosine gap averaged over words."""
-    x = _as_matrix(vectors)
+    x = as_row_vectors(vectors)
     if len(x) != len(items):
         raise ValueError(f"got {len(x)} vectors for {len(items)} items")
     words = list(dict.fromkeys(it.word for it in items))

@@ -12,13 +12,14 @@ The pieces, in the order the notebook teaches them:
 * gensim: ``train_gensim_word2vec`` and ``to_keyed_vectors`` (so that both models go through the
   same evaluation code);
 * evaluation: ``evaluate_similarity`` (Spearman against human scores), ``evaluate_analogies``
-  (3CosAdd, in-vocabulary questions only, OOV rate reported), ``nearest_neighbours`` and
-  ``random_baseline``; OOV words raise ``OOVError`` with near spellings.
+  (3CosAdd, in-vocabulary questions only, OOV rate reported) and ``random_baseline``.
+  Nearest neighbours come from ``course_utils.similarity``, the same function chapter 01
+  uses (``nearest_neighbours(kv.vectors, kv.index_to_key, word)``); an unknown word raises
+  ``OOVError`` with near spellings.
 """
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tools.checks import positive_int
+from .tools.checks import one_of, positive_int
 from .tools.progress import progress
-from .vocab import Vocab
+from .vocab import Vocab, check_sentences
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -38,14 +39,6 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # --------------------------------------------------------------------------
 # Corpus pipeline
 # --------------------------------------------------------------------------
-
-def _check_sentences(sentences) -> None:
-    if isinstance(sentences, str):
-        raise TypeError("sentences must be a list of token lists, not one string; "
-                        "use [text.split()] for words or [list(text)] for characters")
-    if sentences is None or len(sentences) == 0:
-        raise ValueError("the corpus is empty: expected a non-empty list of token lists")
-
 
 class Word2VecCorpus:
     """A tokenised corpus as one id array, ready for word2vec.
@@ -56,7 +49,7 @@ class Word2VecCorpus:
     """
 
     def __init__(self, sentences: Sequence[Sequence[str]], min_count: int = 5) -> None:
-        _check_sentences(sentences)
+        check_sentences(sentences)
         self.vocab = Vocab(sentences, min_freq=min_count, specials=(), unk_token=None)
         if len(self.vocab) == 0:
             raise ValueError(f"no word occurs at least min_count={min_count} times; "
@@ -75,6 +68,11 @@ class Word2VecCorpus:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def has_pairs(self) -> bool:
+        """Whether a sentence keeps two words, so that a window holds a (center, context) pair."""
+        return bool(np.any(self.sentence_ids[1:] == self.sentence_ids[:-1]))
 
     def __repr__(self) -> str:
         return (f"Word2VecCorpus(vocab={len(self.words):,}, tokens={len(self.ids):,} "
@@ -309,6 +307,8 @@ def train_word2vec(corpus: Word2VecCorpus | Sequence[Sequence[str]],
     t0 = time.perf_counter()
     if not isinstance(corpus, Word2VecCorpus):
         corpus = Word2VecCorpus(corpus, min_count=config.min_count)
+    if not corpus.has_pairs:
+        raise ValueError(_NO_PAIRS.format(min_count=config.min_count))
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     vocab, d, k, bs = len(corpus.words), config.vector_size, config.negative, config.batch_size
@@ -350,6 +350,10 @@ def train_word2vec(corpus: Word2VecCorpus | Sequence[Sequence[str]],
 # gensim
 # --------------------------------------------------------------------------
 
+_NO_PAIRS = ("no sentence keeps two words after min_count={min_count}, so there is no "
+             "(center, context) pair to train on; give longer sentences or lower min_count")
+
+
 def train_gensim_word2vec(sentences: Sequence[Sequence[str]], vector_size: int = 100,
                           window: int = 5, min_count: int = 5, epochs: int = 5, sg: int = 1,
                           negative: int = 5, sample: float = 1e-3, seed: int = 0,
@@ -357,21 +361,35 @@ def train_gensim_word2vec(sentences: Sequence[Sequence[str]], vector_size: int =
     """Train ``gensim.models.Word2Vec`` and return its ``KeyedVectors``.
 
     ``workers=1`` with a fixed ``seed`` is deterministic (with PYTHONHASHSEED fixed);
-    several workers are faster but not reproducible.
+    several workers are faster but not reproducible. The steps are those of gensim's
+    constructor (build the vocabulary, then train), with the course's checks between them.
     """
     from gensim.models import Word2Vec
 
-    if not sentences:
-        raise ValueError("sentences is empty: expected a list of token lists")
-    model = Word2Vec(sentences=sentences, vector_size=vector_size, window=window,
-                     min_count=min_count, sg=sg, negative=negative, sample=sample, epochs=epochs,
-                     seed=seed, workers=workers)
+    check_sentences(sentences)
+    for name, value in (("vector_size", vector_size), ("window", window),
+                        ("min_count", min_count), ("epochs", epochs), ("workers", workers)):
+        positive_int(name, value)
+    one_of("sg (1 skip-gram, 0 CBOW)", sg, (0, 1))
+    model = Word2Vec(vector_size=vector_size, window=window, min_count=min_count, sg=sg,
+                     negative=negative, sample=sample, epochs=epochs, seed=seed, workers=workers)
+    model.build_vocab(corpus_iterable=sentences)
+    known = model.wv.key_to_index
+    if not known:
+        raise ValueError(f"no word occurs at least min_count={min_count} times; "
+                         "lower min_count or give a larger corpus")
+    if not any(sum(w in known for w in s) >= 2 for s in sentences):
+        raise ValueError(_NO_PAIRS.format(min_count=min_count))
+    model.train(corpus_iterable=sentences, total_examples=model.corpus_count,
+                total_words=model.corpus_total_words, epochs=model.epochs,
+                start_alpha=model.alpha, end_alpha=model.min_alpha,
+                compute_loss=model.compute_loss)
     return model.wv
 
 
 def gensim_from_config(sentences: Sequence[Sequence[str]], config: Word2VecConfig):
     """gensim with the hyper-parameters of ``config``: returns (KeyedVectors, seconds, words/s)."""
-    _check_sentences(sentences)
+    check_sentences(sentences)
     t0 = time.perf_counter()
     kv = train_gensim_word2vec(sentences, vector_size=config.vector_size, window=config.window,
                                min_count=config.min_count, epochs=config.epochs, sg=config.sg,
@@ -403,49 +421,6 @@ def random_baseline(kv, seed: int = 0):
 # --------------------------------------------------------------------------
 # Evaluation
 # --------------------------------------------------------------------------
-
-class OOVError(KeyError):
-    """A word is not in the vocabulary; the message suggests near spellings."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-def similar_spellings(word: str, candidates: Sequence[str], n: int = 5,
-                      cutoff: float = 0.5) -> list[str]:
-    """The ``n`` candidates spelled most like ``word`` (difflib ratio >= ``cutoff``).
-
-    Ties go to the candidate listed first, so with a vocabulary in frequency order the
-    commoner word wins.
-    """
-    matcher = difflib.SequenceMatcher(b=word)
-    scored = []
-    for rank, cand in enumerate(candidates):
-        matcher.set_seq1(cand)
-        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
-            ratio = matcher.ratio()
-            if ratio >= cutoff:
-                scored.append((-ratio, rank, cand))
-    return [cand for _, _, cand in sorted(scored)[:n]]
-
-
-def check_in_vocab(kv, word: str) -> None:
-    """Raise ``OOVError`` (with the nearest in-vocabulary spellings) if ``word`` is unknown."""
-    if not isinstance(word, str):
-        raise TypeError(f"word must be a str, got {type(word).__name__}")
-    if word in kv.key_to_index:
-        return
-    near = similar_spellings(word, kv.index_to_key)
-    hint = "did you mean: " + ", ".join(near) if near else "no known word is spelled similarly"
-    raise OOVError(f"{word!r} is not in the vocabulary ({len(kv.index_to_key):,} words): {hint}. "
-                   "word2vec has no vector for unseen words (see notebook 04 for subwords).")
-
-
-def nearest_neighbours(kv, word: str, topn: int = 10) -> list[tuple[str, float]]:
-    """The ``topn`` most cosine-similar words, with a helpful error for OOV words."""
-    check_in_vocab(kv, word)
-    return [(w, float(s)) for w, s in kv.most_similar(word, topn=topn)]
-
 
 EVALUATION_SETS = {
     "wordsim353": "WordSim-353 (gensim test data)",

@@ -5,25 +5,22 @@ import pytest
 import torch
 
 from course_utils import word2vec as w2v
+from course_utils.similarity import OOVError, nearest_neighbours
 from course_utils.word2vec import (
     NegativeSampler,
-    OOVError,
     Word2VecConfig,
     Word2VecCorpus,
     cbow_windows,
-    check_in_vocab,
     evaluate_analogies,
     evaluate_similarity,
     evaluation_path,
     keep_probabilities,
-    nearest_neighbours,
     noise_distribution,
     random_baseline,
     read_analogies,
     read_similarity_pairs,
     sgns_grads,
     sgns_loss,
-    similar_spellings,
     skipgram_pairs,
     to_keyed_vectors,
     train_gensim_word2vec,
@@ -173,6 +170,52 @@ def test_gensim_wrapper_rejects_empty_corpus():
         w2v.gensim_from_config([], Word2VecConfig())
 
 
+def test_gensim_wrapper_is_gensims_own_constructor():
+    """Vocabulary, checks, then training: the same vectors as ``Word2Vec(sentences=...)``."""
+    from gensim.models import Word2Vec
+
+    sentences, _ = topic_corpus(120)
+    ours = train_gensim_word2vec(sentences, vector_size=8, min_count=1, epochs=2, seed=3)
+    theirs = Word2Vec(sentences=sentences, vector_size=8, min_count=1, epochs=2, seed=3, sg=1,
+                      workers=1).wv
+    assert ours.index_to_key == theirs.index_to_key
+    assert np.array_equal(ours.vectors, theirs.vectors)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    # one string, not token lists: gensim would train on its characters
+    (lambda: train_gensim_word2vec("北京 上海"), TypeError, "not one string"),
+    (lambda: train_gensim_word2vec(["北京 上海"]), TypeError, "sentence 0 is a string"),
+    (lambda: train_gensim_word2vec([["北京", 3]]), TypeError, "non-empty str"),
+    (lambda: train_gensim_word2vec(iter([["a", "b"]])), TypeError, "list"),
+    # gensim's own message would be "you must first build vocabulary"
+    (lambda: train_gensim_word2vec([["a", "b"]] * 3, min_count=5), ValueError,
+     "min_count=5"),
+    # one word per sentence: no (center, context) pair, gensim would return untrained vectors
+    (lambda: train_gensim_word2vec([["a"], ["b"]] * 5, min_count=1), ValueError,
+     "no sentence keeps two words"),
+    (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, sg=2), ValueError, "sg"),
+    (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, window=0), ValueError, "window"),
+    (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, vector_size=2.5), TypeError,
+     "vector_size"),
+    (lambda: train_word2vec([["a"], ["b"]] * 5, Word2VecConfig(min_count=1)), ValueError,
+     "no sentence keeps two words"),
+    (lambda: train_word2vec([["a", "b"], ["c"]], Word2VecConfig(min_count=2)), ValueError,
+     "min_count=2"),
+    (lambda: train_word2vec("北京 上海"), TypeError, "not one string"),
+    (lambda: Word2VecCorpus([["a", None]]), TypeError, "non-empty str"),
+])
+def test_bad_corpora_get_clear_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_rare_words_dropped_across_sentences_still_leave_pairs():
+    corpus = Word2VecCorpus([["a", "x", "b"], ["a", "b"]], min_count=2)
+    assert corpus.has_pairs and corpus.ids.tolist() == [0, 1, 0, 1]
+    assert not Word2VecCorpus([["a"], ["a"], ["b"], ["b"]], min_count=1).has_pairs
+
+
 # --- evaluation ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -233,15 +276,10 @@ def test_unknown_and_malformed_evaluation_files(tmp_path):
 def test_oov_error_suggests_spellings():
     kv = to_keyed_vectors(["北京", "上海", "平", "computer", "country"], np.eye(5))
     with pytest.raises(OOVError, match="did you mean: 平, 北京") as err:
-        nearest_neighbours(kv, "北平")
+        nearest_neighbours(kv.vectors, kv.index_to_key, "北平")
     assert isinstance(err.value, KeyError)
     with pytest.raises(OOVError, match="computer"):
-        check_in_vocab(kv, "computr")
-    with pytest.raises(OOVError, match="no known word"):
-        check_in_vocab(kv, "xyzzy")
-    with pytest.raises(TypeError, match="str"):
-        check_in_vocab(kv, 3)
-    assert similar_spellings("北平", ["北京", "平"], n=1) == ["平"]
+        nearest_neighbours(kv.vectors, kv.index_to_key, "computr")
 
 
 def test_random_baseline_keeps_vocabulary(random_kv):

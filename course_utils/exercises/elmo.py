@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..elmo import IGNORE_INDEX, ScalarMix, lm_targets
-from ..polysemy import cosine_matrix
+from ..similarity import cosine_similarity_matrix
 from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
 
 
@@ -61,7 +61,7 @@ def check_lm_targets(fn):
 
 
 def _most_confused_pair(vectors, senses) -> tuple[int, int]:
-    sim = cosine_matrix(vectors)
+    sim = cosine_similarity_matrix(vectors)
     senses = np.asarray(senses)
     best, pair = -np.inf, (-1, -1)
     for i in range(len(senses)):
