@@ -9,7 +9,15 @@ tests use as a reference):
 * a number that *starts* with 1 in the tens place drops the 一 (15 -> 十五,
   110000 -> 十一万), elsewhere it stays (115 -> 一百一十五).
 
-Supported range: 0 <= n < 10**12.
+``to_chinese`` writes 0 <= n < 10**12. ``from_chinese`` reads what it writes, the variants
+that cn2an's strict mode also reads (一十五; a bare 十 after 零, as in 二十万零十; 万亿, as in
+一万亿 = 10**12), and nothing else: units must fall (千 百 十), and one 零 marks a skipped
+place exactly where one is skipped. A malformed numeral (十十, 一千千, 三百二千, 一千一十,
+一百五) gets a ValueError that names the problem. After 亿 it is stricter than cn2an, which
+also reads 十五亿九万 (for 十五亿零九万) and 一亿零一千万 (for 一亿一千万).
+
+The data set of the translation task and its decoding demo live in ``numeral_dataset`` and
+``numeral_translation``.
 """
 
 from __future__ import annotations
@@ -63,25 +71,8 @@ def to_chinese(n: int) -> str:
     return "".join(out)
 
 
-def _parse_group(text: str, original: str) -> int:
-    """Parse up to 9999 written with 千百十 (zeros allowed anywhere)."""
-    value, digit = 0, None
-    for ch in text:
-        if ch == "零":
-            digit = None
-            continue
-        if ch in DIGITS:
-            if digit is not None:
-                raise ValueError(
-                    f"two digits in a row in {original!r}: Chinese numerals need a unit "
-                    f"(十百千万亿) between digits"
-                )
-            digit = DIGITS.index(ch)
-            continue
-        mult = {"十": 10, "百": 100, "千": 1000}[ch]
-        value += (1 if digit is None else digit) * mult
-        digit = None
-    return value + (digit or 0)
+_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
+_GROUPS = (("亿", 10**8), ("万", 10**4))  # most significant first
 
 
 def from_chinese(text: str) -> int:
@@ -94,113 +85,88 @@ def from_chinese(text: str) -> int:
             f"expected Chinese numeral characters {''.join(sorted(CHINESE_CHARS))}, "
             f"got {text!r}" + (f" (unknown: {''.join(bad)})" if bad else "")
         )
-    total = 0
-    rest = text
-    for unit, mult in (("亿", 10**8), ("万", 10**4)):
-        if unit in rest:
-            head, rest = rest.split(unit, 1)
-            if unit in rest:
-                raise ValueError(f"{unit} appears twice in {text!r}")
-            total += _parse_group(head, text) * mult
-    return total + _parse_group(rest, text)
+    if text == "零":
+        return 0
+    if text.startswith("零"):
+        raise ValueError(f"{text!r} starts with 零: a leading zero is not written")
+    if text.endswith("零"):
+        raise ValueError(f"{text!r} ends with 零: trailing zeros are silent (一百, not 一百零)")
+    if "零零" in text:
+        raise ValueError(f"{text!r} has 零零: a run of zeros is read as a single 零")
+    return _parse_groups(text, text, _GROUPS)
 
 
-# --- a translation data set: Arabic digits -> Chinese numerals ---------------------------------
+def _parse_groups(part: str, text: str, groups) -> int:
+    """``part`` with the group units of ``groups`` (亿 then 万); the head of 亿 may hold 万."""
+    if not groups:
+        return _parse_section(part, text)
+    (unit, size), lower = groups[0], groups[1:]
+    if unit not in part:
+        return _parse_groups(part, text, lower)
+    head, rest = part.split(unit, 1)
+    if unit in rest:
+        raise ValueError(f"{unit} appears twice in {text!r}")
+    if not head:
+        raise ValueError(f"{unit} needs a number before it in {text!r}")
+    high = _parse_groups(head, text, lower)
+    zero = rest.startswith("零")
+    if rest == "零":
+        raise ValueError(f"零 must be followed by a digit in {text!r}")
+    low = _parse_groups(rest[1:] if zero else rest, text, lower) if rest else 0
+    top = size // 10  # the highest place right after the unit (千万 after 亿, 千 after 万)
+    if rest and not zero and low < top:
+        raise ValueError(f"{text!r} skips a place after {unit} without 零 "
+                         f"(it would be written {_written(high * size + low)})")
+    if zero and low >= top:
+        raise ValueError(f"{text!r} has a 零 after {unit} where no place is skipped")
+    return high * size + low
 
 
-def numbers_of_length(n_digits: int) -> range:
-    """All numbers written with exactly ``n_digits`` digits (1 digit includes 0)."""
-    if n_digits < 1:
-        raise ValueError(f"n_digits must be >= 1, got {n_digits}")
-    return range(0 if n_digits == 1 else 10 ** (n_digits - 1), 10**n_digits)
+def _parse_section(part: str, text: str) -> int:
+    """Up to 9999, written with 千百十: units fall, a skipped place is marked by one 零."""
+    value, place, digit, zero = 0, 10_000, None, False
+    for i, ch in enumerate(part):
+        if ch == "零":
+            if digit is not None:
+                raise ValueError(f"the digit {DIGITS[digit]} in {text!r} needs a unit after it")
+            zero = True
+        elif ch in DIGITS:
+            if digit is not None:
+                raise ValueError(
+                    f"two digits in a row in {text!r}: Chinese numerals need a unit "
+                    f"(十百千万亿) between digits"
+                )
+            digit = DIGITS.index(ch)
+        else:
+            unit = _SMALL_UNITS[ch]
+            if unit >= place:
+                problem = "appears twice" if unit == place else "comes after a smaller unit"
+                raise ValueError(f"{ch} {problem} in {text!r}: units fall from 千 to 百 to 十")
+            if digit is None and not (ch == "十" and (i == 0 or zero)):
+                raise ValueError(f"{ch} needs a digit before it in {text!r}")
+            _check_gap(place, unit, zero, text)
+            value += (1 if digit is None else digit) * unit
+            place, digit, zero = unit, None, False
+    if zero and digit is None:
+        raise ValueError(f"零 must be followed by a digit in {text!r}")
+    if digit is not None:
+        _check_gap(place, 1, zero, text)
+        value += digit
+    return value
 
 
-def held_out_numbers(
-    max_digits: int, per_length: int, seed: int = 0, max_fraction: float = 0.2
-) -> dict[int, list[int]]:
-    """A test set per digit length: ``per_length`` numbers (at most ``max_fraction`` of the
-    numbers of that length), sampled without replacement. Never train on these."""
-    import random
-
-    rng = random.Random(seed)
-    out = {}
-    for n_digits in range(1, max_digits + 1):
-        pool = numbers_of_length(n_digits)
-        k = min(per_length, max(1, int(len(pool) * max_fraction)))
-        out[n_digits] = sorted(rng.sample(pool, k))
-    return out
+def _check_gap(place: int, unit: int, zero: bool, text: str) -> None:
+    """Between two places, one 零 exactly when a place is skipped (一千零五, not 一千五)."""
+    if place == 10_000:  # the first term of the section
+        return
+    skipped = unit < place // 10
+    if skipped and not zero:
+        raise ValueError(f"{text!r} skips a place without 零 (a digit after 百 or 千 needs "
+                         "its unit, as in 一百五十, or a 零, as in 一百零五)")
+    if zero and not skipped:
+        raise ValueError(f"{text!r} has a 零 where no place is skipped")
 
 
-def sample_training_numbers(n: int, max_digits: int, exclude: set[int], rng) -> list[int]:
-    """``n`` numbers with a uniform digit length in 1..max_digits, none of them in ``exclude``."""
-    out = []
-    while len(out) < n:
-        x = rng.choice(numbers_of_length(rng.randint(1, max_digits)))
-        if x not in exclude:
-            out.append(x)
-    return out
-
-
-def numeral_vocabs():
-    """(source vocabulary of digits, target vocabulary of numeral characters), both with
-    <pad>=0, <unk>, <bos>, <eos> first, in a fixed order."""
-    from .vocab import Vocab
-
-    return Vocab([list("0123456789")]), Vocab([list(DIGITS + "十百千万亿")])
-
-
-def numeral_tensors(numbers: list[int], src_vocab, tgt_vocab):
-    """(src, tgt) id tensors for a list of numbers, padded with <pad>:
-    src = the digits, tgt = <bos> + Chinese numeral + <eos>."""
-    import torch
-
-    pad, bos, eos = tgt_vocab["<pad>"], tgt_vocab["<bos>"], tgt_vocab["<eos>"]
-    srcs = [src_vocab.encode(list(str(n))) for n in numbers]
-    tgts = [[bos] + tgt_vocab.encode(list(to_chinese(n))) + [eos] for n in numbers]
-    src = torch.full((len(numbers), max(map(len, srcs))), src_vocab["<pad>"])
-    tgt = torch.full((len(numbers), max(map(len, tgts))), pad)
-    for i, (s, t) in enumerate(zip(srcs, tgts)):
-        src[i, : len(s)] = torch.tensor(s)
-        tgt[i, : len(t)] = torch.tensor(t)
-    return src, tgt  # (batch, src_len), (batch, tgt_len)
-
-
-def ids_to_text(ids, vocab) -> str:
-    """Decoder output ids -> text: drop <bos>/<pad>, stop at <eos>."""
-    out = []
-    for tok in vocab.decode([int(i) for i in ids]):
-        if tok == "<eos>":
-            break
-        if tok not in ("<bos>", "<pad>"):
-            out.append(tok)
-    return "".join(out)
-
-
-def translate_numbers(
-    model,
-    numbers: list[int],
-    src_vocab,
-    tgt_vocab,
-    beam_size: int = 0,
-    alpha: float = 0.6,
-    max_len: int = 24,
-) -> list[str]:
-    """Translate numbers with a trained model: greedy (beam_size 0, batched) or beam search."""
-    from .decoding import beam_search, greedy_decode
-
-    src, _ = numeral_tensors(numbers, src_vocab, tgt_vocab)
-    src_mask = (src != src_vocab["<pad>"]).unsqueeze(-2)  # (batch, 1, src_len)
-    bos, eos = tgt_vocab["<bos>"], tgt_vocab["<eos>"]
-    model.eval()
-    if beam_size <= 0:
-        ys = greedy_decode(model, src, src_mask, max_len, bos, eos)
-        return [ids_to_text(row.tolist(), tgt_vocab) for row in ys]
-    return [
-        ids_to_text(
-            beam_search(
-                model, src[i : i + 1], src_mask[i : i + 1], max_len, bos, eos, beam_size, alpha
-            )[0].tokens,
-            tgt_vocab,
-        )
-        for i in range(len(numbers))
-    ]
+def _written(n: int) -> str:
+    """``to_chinese(n)`` inside its range, else the digits (for error messages)."""
+    return to_chinese(n) if 0 <= n <= MAX_NUMBER else str(n)

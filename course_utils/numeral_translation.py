@@ -1,0 +1,60 @@
+"""Translating numbers with a trained encoder-decoder (chapter 06): greedy or beam search.
+
+``translate_numbers`` turns numbers into source tensors (``numeral_dataset``), decodes with
+``course_utils.decoding`` and reads the output ids back as text with ``ids_to_text``.
+"""
+
+from __future__ import annotations
+
+from .decoding import beam_search, greedy_decode
+from .numeral_dataset import numeral_tensors
+from .tools.checks import finite_number, instance_of, non_negative_int, positive_int
+from .vocab import Vocab
+
+
+def ids_to_text(ids, vocab: Vocab) -> str:
+    """Decoder output ids -> text: drop <bos>/<pad>, stop at <eos>."""
+    out = []
+    for tok in vocab.decode([int(i) for i in ids]):
+        if tok == "<eos>":
+            break
+        if tok not in ("<bos>", "<pad>"):
+            out.append(tok)
+    return "".join(out)
+
+
+def translate_numbers(
+    model,
+    numbers: list[int],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    beam_size: int = 0,
+    alpha: float = 0.6,
+    max_len: int = 24,
+) -> list[str]:
+    """Translate numbers with a trained model: greedy (beam_size 0, batched) or beam search.
+
+    One output per number, in order; no numbers give no outputs.
+    """
+    instance_of("numbers", numbers, (list, tuple))
+    non_negative_int("beam_size", beam_size)
+    finite_number("alpha", alpha, low=0)
+    positive_int("max_len", max_len)
+    if not numbers:
+        return []
+    src, _ = numeral_tensors(list(numbers), src_vocab, tgt_vocab)  # (batch, src_len)
+    src_mask = (src != src_vocab["<pad>"]).unsqueeze(-2)  # (batch, 1, src_len)
+    bos, eos = tgt_vocab["<bos>"], tgt_vocab["<eos>"]
+    model.eval()
+    if beam_size == 0:
+        ys = greedy_decode(model, src, src_mask, max_len, bos, eos)  # (batch, <= max_len)
+        return [ids_to_text(row.tolist(), tgt_vocab) for row in ys]
+    return [
+        ids_to_text(
+            beam_search(
+                model, src[i : i + 1], src_mask[i : i + 1], max_len, bos, eos, beam_size, alpha
+            )[0].tokens,
+            tgt_vocab,
+        )
+        for i in range(len(numbers))
+    ]
