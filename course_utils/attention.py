@@ -89,8 +89,8 @@ class MultiHeadedAttention(nn.Module):
 
     def forward(self, query, key, value, mask=None):
         dims = tensor_shape("query", query, f"batch seq_q {self.h * self.d_k}")  # (.., d_model)
-        for name, x in (("key", key), ("value", value)):  # the query's batch, one length seq_k
-            tensor_shape(name, x, f"batch seq_k {self.h * self.d_k}", dims)
+        for name, t in (("key", key), ("value", value)):  # the query's batch, one length seq_k
+            tensor_shape(name, t, f"batch seq_k {self.h * self.d_k}", dims)
         if mask is not None and mask.dim() == 3:
             mask = mask.unsqueeze(1)  # (batch, 1, seq_q|1, seq_k): the same mask for every head
         nbatches = query.size(0)

@@ -58,8 +58,8 @@ def beam_search_step(scores: torch.Tensor, log_probs: torch.Tensor, k: int):
     Returns (new_scores, beam_index, word_index), each (k,), best first: the k
     best extensions over all beams and words.
     """
-    tensor_shape("log_probs", log_probs, "beams vocab", tensor_shape("scores", scores, "beams"))
-    positive_int("k", k)
+    dims = tensor_shape("scores", scores, "beams")
+    tensor_shape("log_probs", log_probs, "beams vocab", dims), positive_int("k", k)
     vocab = log_probs.size(1)
     total = scores.unsqueeze(1) + log_probs  # (beams, vocab)
     k = min(k, total.numel())
