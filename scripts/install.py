@@ -3,6 +3,7 @@
     python scripts/install.py          # PyTorch, requirements.txt, course_utils, a CJK font
     python scripts/install.py --test   # ... and the test tools of requirements-dev.txt
     python scripts/install.py --check  # only say what is missing (exit 1 if anything is)
+    python scripts/install.py --only requirements-book.txt   # one other requirements file
 
 ``make install``, ``make lab`` and the test targets call it. It prints one line per step.
 pip runs only when a requirement is missing or outside its range, and its own messages go
@@ -128,10 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", action="store_true", help="also the test tools")
     parser.add_argument("--test-only", action="store_true", help="only the test tools")
     parser.add_argument("--check", action="store_true", help="say what is missing; install nothing")
+    parser.add_argument("--only", metavar="FILE", help="only this requirements file")
     args = parser.parse_args(argv)
     global CHECK_ONLY
     CHECK_ONLY = args.check
     print(f"Checking this Python ({sys.executable}):", flush=True)
+    if args.only:
+        install_requirements(args.only, Path(args.only).stem, editable=False)
+        return 0
     if not args.test_only:
         install_torch()
         install_requirements("requirements.txt", "course requirements", editable=True)
