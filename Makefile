@@ -65,7 +65,7 @@ execute: install  ## Re-run notebooks in place, default profile (NB=path for one
 
 .PHONY: book test-book
 book:  ## The course as a static site, English and 中文, built offline (build/book/index.html)
-	@$(PIP) install -q --disable-pip-version-check -r requirements-book.txt 2>&1 | grep -v "Running pip as the 'root' user" || true
+	@$(PYTHON) scripts/install.py --only requirements-book.txt
 	$(PYTHON) book/build.py
 
 test-book: book  ## Check the built book in headless Chromium (apt-get installs it if missing)
