@@ -42,7 +42,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # (PyYAML ships no type information)
 
 ROOT = Path(__file__).resolve().parents[2]
 LANG = "zh"
@@ -334,8 +334,10 @@ def build_edition(
         if cell["cell_type"] != "markdown":
             continue
         e = entries.get(cell["id"])
-        fresh = e is not None and e.zh.strip() and e.sha == source_hash(source_text(cell))
-        zh = e.zh.rstrip("\n") if fresh else "**[未译 · untranslated]**\n\n" + source_text(cell)
+        if e is not None and e.zh.strip() and e.sha == source_hash(source_text(cell)):
+            zh = e.zh.rstrip("\n")
+        else:  # only in a draft
+            zh = "**[未译 · untranslated]**\n\n" + source_text(cell)
         cell["source"] = _lines(rewrite_links(zh, nb_path, has_edition))
     glossary = Path(os.path.relpath(root / GLOSSARY_PAGE, nb_path.parent)).as_posix()
     intro = texts["intro"].replace("{english}", nb_path.name).replace("{glossary}", glossary)
