@@ -33,7 +33,14 @@ from torch import nn
 from .attention import MultiHeadedAttention, causal_mask
 from .generation import KVCache, generate
 from .model_config import HFFields, ModelShape
-from .tools.checks import finite_number, instance_of, one_of, positive_int, probability
+from .tools.checks import (
+    finite_number,
+    instance_of,
+    one_of,
+    positive_int,
+    probability,
+    tensor_shape,
+)
 from .transformer import (
     ACTIVATIONS,
     Encoder,
@@ -166,9 +173,7 @@ class GPT(nn.Module):
 
         With a ``cache``, idx holds the positions after the ``len(cache)`` cached ones.
         """
-        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
-            got = f"{tuple(idx.shape)} {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx)
-            raise ValueError(f"idx must be a (batch, seq) LongTensor of token ids, got {got}")
+        dims = tensor_shape("idx", idx, "batch seq", dtype=torch.long)  # token ids
         T, past = idx.size(1), 0 if cache is None else len(cache)
         if past + T > self.config.block_size:
             raise ValueError(
@@ -181,11 +186,7 @@ class GPT(nn.Module):
         logits = self.lm_head(x)  # (batch, seq, vocab)
         loss = None
         if targets is not None:
-            if targets.shape != idx.shape:
-                raise ValueError(
-                    f"targets must have the shape of idx {tuple(idx.shape)}, "
-                    f"got {tuple(targets.shape)}"
-                )
+            tensor_shape("targets", targets, "batch seq", dims)
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 

@@ -38,7 +38,7 @@ from .generation import KVCache, generate
 from .model_config import HFFields, ModelShape
 from .norms import RMSNorm
 from .rope import RotaryEmbedding, apply_rope
-from .tools.checks import finite_number, instance_of, one_of, positive_int
+from .tools.checks import finite_number, instance_of, one_of, positive_int, tensor_shape
 
 
 @dataclass
@@ -321,12 +321,11 @@ class LlamaForCausalLM(nn.Module):
 
     def forward(self, idx, targets=None, cache: KVCache | None = None):
         """idx (batch, seq) token ids -> (logits (batch, seq, vocab), loss or None)."""
-        if idx.dim() != 2 or idx.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"idx must be (batch, seq) integer token ids, got {idx.dtype} "
-                             f"of shape {tuple(idx.shape)}")
+        dims = tensor_shape("idx", idx, "batch seq", dtype=(torch.int64, torch.int32))  # token ids
         logits = self.lm_head(self.model(idx, cache))               # (b, t, vocab)
         loss = None
         if targets is not None:
+            tensor_shape("targets", targets, "batch seq", dims)
             loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
                                    ignore_index=-100)
         return logits, loss

@@ -189,8 +189,14 @@ def test_bad_input():
     with pytest.raises(TypeError, match="GPTConfig"):
         GPT({"n_layer": 2})
     model = TINY.build()
-    with pytest.raises(ValueError, match="LongTensor"):
+    with pytest.raises(TypeError, match="idx must have dtype torch.int64"):
         model(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"idx must have shape \(batch, seq\)"):
+        model(torch.zeros(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="idx must be a torch.Tensor"):
+        model([[1, 2]])
+    with pytest.raises(ValueError, match=r"targets .* seq = 3"):
+        model(torch.zeros(2, 3, dtype=torch.long), targets=torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="block_size"):
         model(torch.zeros(1, 17, dtype=torch.long))
     with pytest.raises(ValueError, match=r"logits must have shape \(batch, vocab\)"):

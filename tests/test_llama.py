@@ -105,8 +105,12 @@ def test_bad_input():
     with pytest.raises(ValueError, match="'rope' or 'alibi'"):
         LlamaConfig(position="learned")
     m = tiny_config().build()
-    with pytest.raises(ValueError, match="integer token ids"):
+    with pytest.raises(TypeError, match="idx must have dtype"):
         m(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"idx must have shape \(batch, seq\)"):
+        m(torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"targets .* batch = 2"):
+        m(torch.zeros(2, 3, dtype=torch.long), targets=torch.zeros(1, 3, dtype=torch.long))
     with pytest.raises(TypeError, match="LlamaConfig"):
         type(m)(object())
 
