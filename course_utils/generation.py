@@ -20,7 +20,7 @@ computed with the old position embedding: they are stale. The cache is then empt
 and refilled from the whole window. Llama's positions (RoPE, ALiBi) enter attention
 as relative offsets and have no table to run out of, so its window never slides here.
 
-A model passes here if it has ``forward(idx, cache=...) -> (logits, loss)``,
+``generate`` works with any model that has ``forward(idx, cache=...) -> (logits, loss)``,
 ``new_cache() -> KVCache`` and ``block_size`` (an int, or None for no window).
 """
 

@@ -25,3 +25,5 @@ def test_peak_counts_what_the_call_holds_at_once():
     x = torch.zeros(n)  # created before the call: not counted
     _, peak = peak_tensor_memory(lambda: x * 2)
     assert peak == 4 * n  # only the product
+    _, peak = peak_tensor_memory(lambda: x.view(10, 100))
+    assert peak == 4 * n  # a view made in the call counts its (old) storage, as documented

@@ -58,8 +58,10 @@ class _TensorMemoryMeter(TorchDispatchMode):
 def peak_tensor_memory(fn: Callable[[], object]) -> tuple[object, int]:
     """Run ``fn()``; return (its result, the peak bytes of tensors created during the call).
 
-    Inputs that exist before the call are not counted. Buffers a fused kernel uses
-    internally are not tensors and are not counted either (they are small blocks).
+    Inputs that exist before the call are not counted, but a view of one made during the
+    call is, at its whole storage's size (the meter cannot tell that the storage is old).
+    Buffers a fused kernel uses internally are not tensors and are not counted either
+    (they are small blocks).
     The count comes from the tensors themselves, so it works the same on any device.
     It does not ask the CUDA caching allocator: ``torch.cuda.max_memory_allocated``
     (after ``torch.cuda.reset_peak_memory_stats``) gives the allocator's view, which also
