@@ -5,6 +5,8 @@ PORT ?= 8888
 # Jupyter refuses to run as root unless told to (AutoDL and Docker images run as root).
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 NB ?=
+# The English notebooks are the executed source; the Chinese edition (*.zh.ipynb) is generated.
+ENGLISH_NOTEBOOKS := $(filter-out %.zh.ipynb,$(wildcard notebooks/*.ipynb solutions/*.ipynb))
 # EDITION=zh: `make lab` opens the Chinese edition (中文版, the *.zh.ipynb beside each notebook).
 EDITION ?= en
 ifeq ($(filter en zh,$(EDITION)),)
@@ -61,7 +63,19 @@ timing: install  ## The timing table of the saved notebooks (what `make execute`
 	@$(PYTHON) -m course_utils.tools.timing
 
 execute: install  ## Re-run notebooks in place, default profile (NB=path for one); timing table
-	$(PYTHON) -m course_utils.tools.execute --timing $(TIMING) $(if $(NB),$(NB),notebooks/*.ipynb solutions/*.ipynb)
+	$(PYTHON) -m course_utils.tools.execute --timing $(TIMING) $(if $(NB),$(NB),$(ENGLISH_NOTEBOOKS))
+	-$(PYTHON) -m course_utils.tools.edition build  # regenerate the Chinese edition (tests flag stale translations)
+
+.PHONY: bench gpu-check test-smoke
+bench: install  ## Every speed ratio of the course in one table (OUT=path for the JSON)
+	$(PYTHON) -m course_utils.tools.bench $(if $(OUT),--out $(OUT),)
+
+gpu-check: install  ## On a CUDA GPU: copies of every notebook in the gpu profile, one report
+	$(PYTHON) -m course_utils.tools.gpu_budget
+	$(PYTHON) -m course_utils.tools.gpu_check $(NB)
+
+test-smoke: install-test  ## gpu-profile shapes, capped steps, every notebook on this machine
+	COURSE_NO_PROGRESS=1 $(PYTHON) -m course_utils.tools.gpu_check --smoke $(NB)
 
 .PHONY: book test-book
 book:  ## The course as a static site, English and 中文, built offline (build/book/index.html)

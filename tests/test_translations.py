@@ -5,6 +5,8 @@ catalog machinery (course_utils.tools.edition) is tested on small notebooks made
 """
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,14 @@ def test_code_cells_and_outputs_are_identical(nb_path):
         c["id"] for c in en["cells"]
     ]
     assert zh["metadata"]["kernelspec"] == en["metadata"]["kernelspec"]
+
+
+def test_nbval_does_not_collect_the_chinese_edition():
+    """`make test` runs nbval over notebooks/; the editions' code is proven identical above."""
+    cmd = [sys.executable, "-m", "pytest", "--collect-only", "-q", "--nbval", "--nbval-current-env"]
+    out = subprocess.run(cmd + ["notebooks"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert "00_environment.ipynb::" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    assert ".zh.ipynb" not in out.stdout
 
 
 def test_glossary_covers_the_course():

@@ -42,7 +42,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml  # type: ignore[import-untyped]  # (PyYAML ships no type information)
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LANG = "zh"
