@@ -75,8 +75,14 @@ def test_sampling_draws_from_softmax_of_logits_over_temperature(name):
 
     want = reference_loop(model, prompt(), 10, draw(torch.Generator().manual_seed(3)))
     for use_cache in (True, False):
-        got = generate(model, prompt(), 10, temperature=t, use_cache=use_cache,
-                       generator=torch.Generator().manual_seed(3))
+        got = generate(
+            model,
+            prompt(),
+            10,
+            temperature=t,
+            use_cache=use_cache,
+            generator=torch.Generator().manual_seed(3),
+        )
         assert torch.equal(got, want)
 
 
@@ -96,9 +102,16 @@ def test_top_k_and_top_p_paths(name):
     assert torch.equal(run(top_p=1.0), run())
     # a real filter only ever picks among the k most probable tokens
     g = torch.Generator().manual_seed(5)
-    want = reference_loop(model, prompt(), 8, lambda logits: torch.multinomial(
-        logits.masked_fill(logits < logits.topk(3).values[:, -1:], -math.inf).softmax(-1), 1,
-        generator=g))
+    want = reference_loop(
+        model,
+        prompt(),
+        8,
+        lambda logits: torch.multinomial(
+            logits.masked_fill(logits < logits.topk(3).values[:, -1:], -math.inf).softmax(-1),
+            1,
+            generator=g,
+        ),
+    )
     assert torch.equal(run(top_k=3), want)
 
 
@@ -147,8 +160,11 @@ def test_cached_forward_equals_the_full_forward(name):
     idx = prompt(length=7)
     cache = model.new_cache()
     with torch.no_grad():
-        parts = [model(idx[:, :4], cache=cache)[0], model(idx[:, 4:6], cache=cache)[0],
-                 model(idx[:, 6:], cache=cache)[0]]
+        parts = [
+            model(idx[:, :4], cache=cache)[0],
+            model(idx[:, 4:6], cache=cache)[0],
+            model(idx[:, 6:], cache=cache)[0],
+        ]
         full = model(idx)[0]
     assert len(cache) == 7
     torch.testing.assert_close(torch.cat(parts, dim=1), full, rtol=1e-5, atol=1e-5)
