@@ -33,7 +33,7 @@ def alibi_bias(n_heads: int, seq_q: int, seq_k: int | None = None) -> torch.Tens
     seq_k = seq_q if seq_k is None else seq_k
     if seq_q > seq_k:
         raise ValueError(f"seq_q ({seq_q}) cannot exceed seq_k ({seq_k})")
-    i = torch.arange(seq_k - seq_q, seq_k)[:, None]   # (seq_q, 1) absolute query positions
-    j = torch.arange(seq_k)[None, :]                  # (1, seq_k)
-    distance = (i - j).clamp(min=0).float()          # future keys are masked anyway
+    i = torch.arange(seq_k - seq_q, seq_k)[:, None]  # (seq_q, 1) absolute query positions
+    j = torch.arange(seq_k)[None, :]  # (1, seq_k)
+    distance = (i - j).clamp(min=0).float()  # future keys are masked anyway
     return -alibi_slopes(n_heads)[:, None, None] * distance  # (n_heads, seq_q, seq_k)

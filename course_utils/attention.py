@@ -32,23 +32,31 @@ def check_attention_inputs(query, key, value, mask=None):
         if not (t is None and name == "mask") and not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
-        raise ValueError(f"query, key, value need at least 2 dims (..., seq, d); got shapes "
-                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+        raise ValueError(
+            f"query, key, value need at least 2 dims (..., seq, d); got shapes "
+            f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+        )
     if query.size(-1) != key.size(-1):
-        raise ValueError(f"query and key must share their last dim d_k; got {tuple(query.shape)} "
-                         f"and {tuple(key.shape)}")
+        raise ValueError(
+            f"query and key must share their last dim d_k; got {tuple(query.shape)} "
+            f"and {tuple(key.shape)}"
+        )
     if key.size(-2) != value.size(-2):
-        raise ValueError(f"key and value must have the same sequence length; got "
-                         f"{tuple(key.shape)} and {tuple(value.shape)}")
+        raise ValueError(
+            f"key and value must have the same sequence length; got "
+            f"{tuple(key.shape)} and {tuple(value.shape)}"
+        )
     if mask is not None:
         try:
             batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2])
             scores_shape = (*batch, query.size(-2), key.size(-2))
             torch.broadcast_shapes(mask.shape, scores_shape)
         except RuntimeError:
-            raise ValueError(f"mask of shape {tuple(mask.shape)} cannot broadcast to the scores' "
-                             f"shape (..., seq_q, seq_k) of query {tuple(query.shape)} and key "
-                             f"{tuple(key.shape)}") from None
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} cannot broadcast to the scores' "
+                f"shape (..., seq_q, seq_k) of query {tuple(query.shape)} and key "
+                f"{tuple(key.shape)}"
+            ) from None
 
 
 def attention(query, key, value, mask=None, dropout=None):
@@ -79,8 +87,9 @@ class MultiHeadedAttention(nn.Module):
         super().__init__()
         positive_int("h", h), positive_int("d_model", d_model)
         if d_model % h != 0:
-            raise ValueError(f"d_model ({d_model}) must be divisible by the number of heads "
-                             f"h ({h})")
+            raise ValueError(
+                f"d_model ({d_model}) must be divisible by the number of heads h ({h})"
+            )
         self.d_k = d_model // h
         self.h = h
         self.linears = nn.ModuleList([nn.Linear(d_model, d_model, bias=bias) for _ in range(4)])
@@ -129,8 +138,10 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int | None = No
     """
     lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-        raise TypeError(f"lengths must be a 1-D sequence of ints, got {lengths.dtype} of shape "
-                        f"{tuple(lengths.shape)}")
+        raise TypeError(
+            f"lengths must be a 1-D sequence of ints, got {lengths.dtype} of shape "
+            f"{tuple(lengths.shape)}"
+        )
     if len(lengths) and lengths.min() < 0:
         raise ValueError(f"lengths must be >= 0, got {lengths.tolist()}")
     longest = int(lengths.max()) if len(lengths) else 0
@@ -184,13 +195,22 @@ def to_torch_mha(mha: MultiHeadedAttention) -> nn.MultiheadAttention:
     """
     # Duck-typed, so that a notebook's own copy of the class works too.
     if not all(hasattr(mha, name) for name in ("linears", "h", "d_k", "dropout")):
-        raise TypeError(f"expected a MultiHeadedAttention (with .linears, .h, .d_k, .dropout), "
-                        f"got {type(mha).__name__}")
+        raise TypeError(
+            f"expected a MultiHeadedAttention (with .linears, .h, .d_k, .dropout), "
+            f"got {type(mha).__name__}"
+        )
     d_model = mha.h * mha.d_k
     w = mha.linears[0].weight
     bias = mha.linears[0].bias is not None
-    ref = nn.MultiheadAttention(d_model, mha.h, dropout=mha.dropout.p, bias=bias, batch_first=True,
-                                device=w.device, dtype=w.dtype)
+    ref = nn.MultiheadAttention(
+        d_model,
+        mha.h,
+        dropout=mha.dropout.p,
+        bias=bias,
+        batch_first=True,
+        device=w.device,
+        dtype=w.dtype,
+    )
     with torch.no_grad():
         ref.in_proj_weight.copy_(torch.cat([lin.weight for lin in mha.linears[:3]]))
         ref.out_proj.weight.copy_(mha.linears[3].weight)

@@ -20,8 +20,9 @@ from .tools.checks import positive_int
 from .vocab import check_sentences
 
 
-def cooccurrence_matrix(sentences: Sequence[Sequence[str]], vocab: Sequence[str],
-                        window: int = 2) -> sparse.csr_matrix:
+def cooccurrence_matrix(
+    sentences: Sequence[Sequence[str]], vocab: Sequence[str], window: int = 2
+) -> sparse.csr_matrix:
     """Symmetric (V, V) counts: entry (i, j) counts word j within ``window`` words of word i.
 
     Words outside ``vocab`` are dropped before windows are taken.
@@ -92,8 +93,9 @@ def truncated_svd(matrix, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
     n_features = matrix.shape[1]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n_features:
-        raise ValueError(f"k must be an int in [1, {n_features}) for a matrix of shape "
-                         f"{matrix.shape}, got {k!r}")
+        raise ValueError(
+            f"k must be an int in [1, {n_features}) for a matrix of shape {matrix.shape}, got {k!r}"
+        )
     if sparse.issparse(matrix):
         total = float(matrix.multiply(matrix).sum())  # ||M||_F^2
     else:
@@ -103,4 +105,3 @@ def truncated_svd(matrix, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=7, random_state=seed)
     vectors = svd.fit_transform(matrix)
     return vectors, svd.singular_values_**2 / total
-

@@ -108,8 +108,9 @@ def count_chains(graph: ChainGraph, max_length: int) -> list[int]:
     return counts
 
 
-def enumerate_chains(graph: ChainGraph, length: int,
-                     start: str | None = None) -> Iterator[list[str]]:
+def enumerate_chains(
+    graph: ChainGraph, length: int, start: str | None = None
+) -> Iterator[list[str]]:
     """Yield every chain of exactly ``length`` idioms (optionally from ``start``), depth first."""
     _check_length(length)
     starts = range(len(graph.words)) if start is None else [graph.index(start)]
@@ -141,8 +142,9 @@ class LongestChainResult:
     exhausted: bool  # True if the search finished before the budget ran out
 
 
-def longest_chain(graph: ChainGraph, budget: int = 100_000, start: str | None = None
-                  ) -> LongestChainResult:
+def longest_chain(
+    graph: ChainGraph, budget: int = 100_000, start: str | None = None
+) -> LongestChainResult:
     """The longest chain a depth-first search finds within ``budget`` node visits.
 
     Successors are tried in order of how many ways lead on from them (most first),

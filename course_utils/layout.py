@@ -39,8 +39,10 @@ def _check_positions(positions, target) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim != 2:
         raise ValueError(f"positions must have shape (n, dims), got {x.shape}")
     if d.shape != (x.shape[0], x.shape[0]):
-        raise ValueError(f"target distances must have shape ({x.shape[0]}, {x.shape[0]}) "
-                         f"to match {x.shape[0]} positions, got {d.shape}")
+        raise ValueError(
+            f"target distances must have shape ({x.shape[0]}, {x.shape[0]}) "
+            f"to match {x.shape[0]} positions, got {d.shape}"
+        )
     return x, d
 
 
@@ -78,8 +80,9 @@ class LayoutResult:
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)  # step -> positions
 
 
-def fit_layout(target, dims: int = 2, steps: int = 500, lr: float = 0.05, seed: int = 0,
-               snapshot_steps=(0,)) -> LayoutResult:
+def fit_layout(
+    target, dims: int = 2, steps: int = 500, lr: float = 0.05, seed: int = 0, snapshot_steps=(0,)
+) -> LayoutResult:
     """Gradient descent from random positions; record stress and snapshots along the way."""
     d = np.asarray(target, dtype=np.float64)
     if d.ndim != 2 or d.shape[0] != d.shape[1]:

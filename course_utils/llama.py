@@ -49,45 +49,60 @@ class LlamaConfig:
     hidden_size: int = 4096
     num_hidden_layers: int = 32
     num_attention_heads: int = 32
-    num_key_value_heads: int | None = None   # None: = heads (MHA); fewer: GQA; 1: MQA
-    head_dim: int | None = None              # None: hidden_size // num_attention_heads
-    intermediate_size: int = 11008           # SwiGLU width
+    num_key_value_heads: int | None = None  # None: = heads (MHA); fewer: GQA; 1: MQA
+    head_dim: int | None = None  # None: hidden_size // num_attention_heads
+    intermediate_size: int = 11008  # SwiGLU width
     max_position_embeddings: int = 4096
     rms_norm_eps: float = 1e-6
-    position: str = "rope"                   # "rope" or "alibi"
+    position: str = "rope"  # "rope" or "alibi"
     rope_theta: float = 10000.0
-    partial_rotary_factor: float = 1.0       # ChatGLM: 0.5 (rotate half of each head)
-    rope_interleaved: bool = False           # ChatGLM/RoFormer pairs (2i, 2i+1)
-    attention_bias: bool = False             # bias on Q, K, V (Qwen2, ChatGLM)
-    tie_word_embeddings: bool = False        # Llama-2 7B: untied
-    sliding_window: int | None = None        # Mistral: attend to the last W tokens only
+    partial_rotary_factor: float = 1.0  # ChatGLM: 0.5 (rotate half of each head)
+    rope_interleaved: bool = False  # ChatGLM/RoFormer pairs (2i, 2i+1)
+    attention_bias: bool = False  # bias on Q, K, V (Qwen2, ChatGLM)
+    tie_word_embeddings: bool = False  # Llama-2 7B: untied
+    sliding_window: int | None = None  # Mistral: attend to the last W tokens only
     model_type: str = "llama"
 
     HF_MODEL_TYPES: ClassVar[tuple[str, ...]] = ("llama", "mistral", "qwen2", "chatglm", "baichuan")
 
     def __post_init__(self):
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        ):
             positive_int(f"LlamaConfig.{name}", getattr(self, name))
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         positive_int("LlamaConfig.num_key_value_heads", self.num_key_value_heads)
         if self.head_dim is None:
             if self.hidden_size % self.num_attention_heads:
-                raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by "
-                                 f"num_attention_heads ({self.num_attention_heads}), "
-                                 f"or head_dim must be given")
+                raise ValueError(
+                    f"hidden_size ({self.hidden_size}) must be divisible by "
+                    f"num_attention_heads ({self.num_attention_heads}), "
+                    f"or head_dim must be given"
+                )
             self.head_dim = self.hidden_size // self.num_attention_heads
         positive_int("LlamaConfig.head_dim", self.head_dim)
         if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple "
-                             f"of num_key_value_heads ({self.num_key_value_heads})")
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple "
+                f"of num_key_value_heads ({self.num_key_value_heads})"
+            )
         if self.position not in ("rope", "alibi"):
             raise ValueError(f"position must be 'rope' or 'alibi', got {self.position!r}")
         for name in ("rms_norm_eps", "rope_theta"):
             finite_number(f"LlamaConfig.{name}", getattr(self, name), low=0, low_inclusive=False)
-        finite_number("LlamaConfig.partial_rotary_factor", self.partial_rotary_factor, low=0,
-                      high=1, low_inclusive=False)
+        finite_number(
+            "LlamaConfig.partial_rotary_factor",
+            self.partial_rotary_factor,
+            low=0,
+            high=1,
+            low_inclusive=False,
+        )
         if self.rotary_dim % 2:
             raise ValueError(f"rotary dimension {self.rotary_dim} must be even")
         for name in ("rope_interleaved", "attention_bias", "tie_word_embeddings"):
@@ -102,10 +117,16 @@ class LlamaConfig:
 
     @property
     def shape(self) -> ModelShape:
-        return ModelShape(layers=self.num_hidden_layers, d_model=self.hidden_size,
-                          heads=self.num_attention_heads, kv_heads=self.num_key_value_heads,
-                          head_dim=self.head_dim, d_ff=self.intermediate_size,
-                          vocab=self.vocab_size, decoder=True)
+        return ModelShape(
+            layers=self.num_hidden_layers,
+            d_model=self.hidden_size,
+            heads=self.num_attention_heads,
+            kv_heads=self.num_key_value_heads,
+            head_dim=self.head_dim,
+            d_ff=self.intermediate_size,
+            vocab=self.vocab_size,
+            decoder=True,
+        )
 
     # ------------------------------------------------------------ from a config.json
     @classmethod
@@ -122,8 +143,13 @@ class LlamaConfig:
     @staticmethod
     def _core_fields(f: HFFields) -> dict:
         """The fields that Llama, Mistral, Qwen2 and Baichuan name alike."""
-        keys = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                "intermediate_size")
+        keys = (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+        )
         f.require(*keys)
         fields = {k: f.positive_int(k) for k in keys}
         return fields | {"rms_norm_eps": f.number("rms_norm_eps", 1e-6)}
@@ -158,8 +184,10 @@ class LlamaConfig:
     @staticmethod
     def _chatglm_fields(f: HFFields) -> dict:
         if "padded_vocab_size" not in f.d:
-            raise ValueError("only ChatGLM2/ChatGLM3 configs (with padded_vocab_size) are "
-                             "supported; ChatGLM-6B (v1) is a different architecture")
+            raise ValueError(
+                "only ChatGLM2/ChatGLM3 configs (with padded_vocab_size) are "
+                "supported; ChatGLM-6B (v1) is a different architecture"
+            )
         f.require("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size")
         if f.flag("add_bias_linear", False):
             raise ValueError("ChatGLM configs with add_bias_linear=true are not supported")
@@ -172,7 +200,8 @@ class LlamaConfig:
             hidden_size=f.positive_int("hidden_size"),
             num_hidden_layers=f.positive_int("num_layers"),
             num_attention_heads=heads,
-            num_key_value_heads=f.positive_int("multi_query_group_num", heads) if multi_query
+            num_key_value_heads=f.positive_int("multi_query_group_num", heads)
+            if multi_query
             else heads,
             head_dim=f.positive_int("kv_channels", None),
             intermediate_size=f.positive_int("ffn_hidden_size"),
@@ -192,9 +221,12 @@ class LlamaConfig:
         theta = f.number("rope_theta", None)
         kind = scaling.d.get("rope_type", scaling.d.get("type")) or params.d.get("rope_type")
         if kind not in ("default", None):
-            warnings.warn(f"rope scaling {kind!r} is ignored: parameter counts are exact, but "
-                          f"long-context outputs of the course's model will differ from the "
-                          f"original", stacklevel=4)
+            warnings.warn(
+                f"rope scaling {kind!r} is ignored: parameter counts are exact, but "
+                f"long-context outputs of the course's model will differ from the "
+                f"original",
+                stacklevel=4,
+            )
         return params.number("rope_theta", 10000.0) if theta is None else theta
 
     def build(self) -> LlamaForCausalLM:
@@ -238,22 +270,22 @@ class Attention(nn.Module):
     def forward(self, x, rope=None, bias=None, cache: KVCache | None = None, layer: int = 0):
         b, t, _ = x.shape
         hd = self.head_dim
-        q = self.q_proj(x).view(b, t, self.n_heads, hd).transpose(1, 2)     # (b, h, t, hd)
+        q = self.q_proj(x).view(b, t, self.n_heads, hd).transpose(1, 2)  # (b, h, t, hd)
         k = self.k_proj(x).view(b, t, self.n_kv_heads, hd).transpose(1, 2)  # (b, kv, t, hd)
         v = self.v_proj(x).view(b, t, self.n_kv_heads, hd).transpose(1, 2)  # (b, kv, t, hd)
         if rope is not None:
             q = apply_rope(q, *rope, interleaved=self.rope_interleaved)
             k = apply_rope(k, *rope, interleaved=self.rope_interleaved)
         if cache is not None:
-            k, v = cache.update(layer, k, v)                  # (b, kv, past + t, hd)
+            k, v = cache.update(layer, k, v)  # (b, kv, past + t, hd)
         n_rep = self.n_heads // self.n_kv_heads
-        k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)       # (b, h, T, hd)
+        k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (b, h, T, hd)
         scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(hd)  # (b, h, t, T)
         if bias is not None:
-            scores = scores + bias                            # causal mask (-inf) and ALiBi
+            scores = scores + bias  # causal mask (-inf) and ALiBi
         p_attn = scores.softmax(dim=-1).to(v.dtype)
         out = (p_attn @ v).transpose(1, 2).reshape(b, t, self.n_heads * hd)
-        return self.o_proj(out)                               # (b, t, hidden)
+        return self.o_proj(out)  # (b, t, hidden)
 
 
 class DecoderLayer(nn.Module):
@@ -295,11 +327,11 @@ class LlamaModel(nn.Module):
     def forward(self, idx, cache: KVCache | None = None):
         t = idx.size(1)
         past = len(cache) if cache is not None else 0
-        x = self.embed_tokens(idx)                                   # (b, t, hidden)
+        x = self.embed_tokens(idx)  # (b, t, hidden)
         rope = None
         if self.rotary_emb is not None:
             positions = torch.arange(past, past + t, device=idx.device)
-            rope = self.rotary_emb(positions)                        # cos, sin: (t, rotary_dim/2)
+            rope = self.rotary_emb(positions)  # cos, sin: (t, rotary_dim/2)
         bias = self.attn_bias(t, past + t, idx.device)
         for i, layer in enumerate(self.layers):
             x = layer(x, rope, bias, cache, i)
@@ -322,12 +354,13 @@ class LlamaForCausalLM(nn.Module):
     def forward(self, idx, targets=None, cache: KVCache | None = None):
         """idx (batch, seq) token ids -> (logits (batch, seq, vocab), loss or None)."""
         dims = tensor_shape("idx", idx, "batch seq", dtype=(torch.int64, torch.int32))  # token ids
-        logits = self.lm_head(self.model(idx, cache))               # (b, t, vocab)
+        logits = self.lm_head(self.model(idx, cache))  # (b, t, vocab)
         loss = None
         if targets is not None:
             tensor_shape("targets", targets, "batch seq", dims)
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
-                                   ignore_index=-100)
+            loss = F.cross_entropy(
+                logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100
+            )
         return logits, loss
 
     # RoPE and ALiBi have no position table to run out of: generation keeps the whole sequence.
@@ -344,31 +377,75 @@ class LlamaForCausalLM(nn.Module):
 
 LLAMA_PRESETS: dict[str, LlamaConfig] = {
     "llama-2-7b": LlamaConfig(model_type="llama", rms_norm_eps=1e-5),
-    "llama-3-8b": LlamaConfig(vocab_size=128256, num_key_value_heads=8, intermediate_size=14336,
-                              max_position_embeddings=8192, rope_theta=500000.0,
-                              rms_norm_eps=1e-5),
-    "mistral-7b": LlamaConfig(model_type="mistral", num_key_value_heads=8,
-                              intermediate_size=14336, max_position_embeddings=32768,
-                              rms_norm_eps=1e-5, sliding_window=4096),
-    "qwen2-7b": LlamaConfig(model_type="qwen2", vocab_size=152064, hidden_size=3584,
-                            num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
-                            intermediate_size=18944, max_position_embeddings=131072,
-                            rope_theta=1000000.0, attention_bias=True),
-    "qwen2-0.5b": LlamaConfig(model_type="qwen2", vocab_size=151936, hidden_size=896,
-                              num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
-                              intermediate_size=4864, max_position_embeddings=131072,
-                              rope_theta=1000000.0, attention_bias=True, tie_word_embeddings=True),
-    "chatglm3-6b": LlamaConfig(model_type="chatglm", vocab_size=65024, hidden_size=4096,
-                               num_hidden_layers=28, num_attention_heads=32, num_key_value_heads=2,
-                               head_dim=128, intermediate_size=13696, max_position_embeddings=8192,
-                               rms_norm_eps=1e-5, partial_rotary_factor=0.5, rope_interleaved=True,
-                               attention_bias=True),
-    "baichuan-7b": LlamaConfig(model_type="baichuan", vocab_size=64000,
-                               max_position_embeddings=4096),
-    "baichuan-13b": LlamaConfig(model_type="baichuan", vocab_size=64000, hidden_size=5120,
-                                num_hidden_layers=40, num_attention_heads=40,
-                                intermediate_size=13696, max_position_embeddings=4096,
-                                position="alibi"),
+    "llama-3-8b": LlamaConfig(
+        vocab_size=128256,
+        num_key_value_heads=8,
+        intermediate_size=14336,
+        max_position_embeddings=8192,
+        rope_theta=500000.0,
+        rms_norm_eps=1e-5,
+    ),
+    "mistral-7b": LlamaConfig(
+        model_type="mistral",
+        num_key_value_heads=8,
+        intermediate_size=14336,
+        max_position_embeddings=32768,
+        rms_norm_eps=1e-5,
+        sliding_window=4096,
+    ),
+    "qwen2-7b": LlamaConfig(
+        model_type="qwen2",
+        vocab_size=152064,
+        hidden_size=3584,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        intermediate_size=18944,
+        max_position_embeddings=131072,
+        rope_theta=1000000.0,
+        attention_bias=True,
+    ),
+    "qwen2-0.5b": LlamaConfig(
+        model_type="qwen2",
+        vocab_size=151936,
+        hidden_size=896,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        intermediate_size=4864,
+        max_position_embeddings=131072,
+        rope_theta=1000000.0,
+        attention_bias=True,
+        tie_word_embeddings=True,
+    ),
+    "chatglm3-6b": LlamaConfig(
+        model_type="chatglm",
+        vocab_size=65024,
+        hidden_size=4096,
+        num_hidden_layers=28,
+        num_attention_heads=32,
+        num_key_value_heads=2,
+        head_dim=128,
+        intermediate_size=13696,
+        max_position_embeddings=8192,
+        rms_norm_eps=1e-5,
+        partial_rotary_factor=0.5,
+        rope_interleaved=True,
+        attention_bias=True,
+    ),
+    "baichuan-7b": LlamaConfig(
+        model_type="baichuan", vocab_size=64000, max_position_embeddings=4096
+    ),
+    "baichuan-13b": LlamaConfig(
+        model_type="baichuan",
+        vocab_size=64000,
+        hidden_size=5120,
+        num_hidden_layers=40,
+        num_attention_heads=40,
+        intermediate_size=13696,
+        max_position_embeddings=4096,
+        position="alibi",
+    ),
 }
 
 
@@ -377,8 +454,15 @@ def tiny_config(base: str | LlamaConfig = "llama-2-7b", **overrides) -> LlamaCon
     cfg = LLAMA_PRESETS[base] if isinstance(base, str) else base
     n_heads = 4
     n_kv = max(1, n_heads * cfg.num_key_value_heads // cfg.num_attention_heads)
-    small = dict(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=n_heads,
-                 num_key_value_heads=n_kv, head_dim=16, intermediate_size=172,
-                 max_position_embeddings=128)
+    small = dict(
+        vocab_size=256,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=n_heads,
+        num_key_value_heads=n_kv,
+        head_dim=16,
+        intermediate_size=172,
+        max_position_embeddings=128,
+    )
     small.update(overrides)
     return replace(cfg, **small)

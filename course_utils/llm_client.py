@@ -65,15 +65,18 @@ class LLMSettings:
     base_url: str = DEFAULT_BASE_URL
     model: str = DEFAULT_MODEL
     timeout: float = 60.0
-    max_retries: int = 3          # retries after a 429 or 5xx, with back-off
-    backoff: float = 1.0          # seconds before the first retry; doubles each time
+    max_retries: int = 3  # retries after a 429 or 5xx, with back-off
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
 
     @classmethod
     def from_env(cls, **overrides) -> LLMSettings:
         env = os.environ
         base_url = env.get("LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        settings = cls(api_key=env.get("LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
-                       base_url=base_url, model=env.get("LLM_MODEL") or DEFAULT_MODEL)
+        settings = cls(
+            api_key=env.get("LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
+            base_url=base_url,
+            model=env.get("LLM_MODEL") or DEFAULT_MODEL,
+        )
         return replace(settings, **overrides)
 
     def __repr__(self) -> str:  # never print a key
@@ -83,12 +86,14 @@ class LLMSettings:
 
 def setup_instructions() -> str:
     """How to point the client at an endpoint (printed when no key is set)."""
-    lines = ["No API key is set, so the online-model cells are skipped. To call a model, set three",
-             "environment variables before starting Jupyter (or in the notebook with os.environ):",
-             "    export LLM_API_KEY=sk-...",
-             "    export LLM_BASE_URL=<endpoint>      # omit for OpenAI itself",
-             "    export LLM_MODEL=<model name>",
-             "OpenAI-compatible endpoints (base URL, an example model):"]
+    lines = [
+        "No API key is set, so the online-model cells are skipped. To call a model, set three",
+        "environment variables before starting Jupyter (or in the notebook with os.environ):",
+        "    export LLM_API_KEY=sk-...",
+        "    export LLM_BASE_URL=<endpoint>      # omit for OpenAI itself",
+        "    export LLM_MODEL=<model name>",
+        "OpenAI-compatible endpoints (base URL, an example model):",
+    ]
     for name, (url, model) in COMPATIBLE_ENDPOINTS.items():
         lines.append(f"    {name:<26} {url:<52} {model}")
     return "\n".join(lines)
@@ -98,11 +103,14 @@ def _messages(prompt_or_messages, system: str | None = None) -> list[dict]:
     if isinstance(prompt_or_messages, str):
         messages = [{"role": "user", "content": prompt_or_messages}]
     elif isinstance(prompt_or_messages, list) and all(
-            isinstance(m, dict) and "role" in m and "content" in m for m in prompt_or_messages):
+        isinstance(m, dict) and "role" in m and "content" in m for m in prompt_or_messages
+    ):
         messages = list(prompt_or_messages)
     else:
-        raise TypeError("expected a prompt string or a list of {'role': ..., 'content': ...} "
-                        f"dicts, got {type(prompt_or_messages).__name__}")
+        raise TypeError(
+            "expected a prompt string or a list of {'role': ..., 'content': ...} "
+            f"dicts, got {type(prompt_or_messages).__name__}"
+        )
     if system is not None:
         messages = [{"role": "system", "content": system}] + messages
     return messages
@@ -114,26 +122,38 @@ def _explain(exc: Exception, s: LLMSettings) -> LLMError:
 
     url, model = s.base_url, s.model
     if isinstance(exc, oa.RateLimitError):
-        return RateLimitError(f"rate limited (429) by {url} after {s.max_retries} retries; "
-                              f"wait, or lower your request rate / check your quota")
+        return RateLimitError(
+            f"rate limited (429) by {url} after {s.max_retries} retries; "
+            f"wait, or lower your request rate / check your quota"
+        )
     if isinstance(exc, oa.AuthenticationError):
-        return AuthenticationError(f"{url} rejected the API key (401): check LLM_API_KEY, and "
-                                   f"that the key belongs to this endpoint")
+        return AuthenticationError(
+            f"{url} rejected the API key (401): check LLM_API_KEY, and "
+            f"that the key belongs to this endpoint"
+        )
     if isinstance(exc, oa.PermissionDeniedError):
-        return AuthenticationError(f"{url} refused access (403) to model {model!r}: check your "
-                                   f"account's permissions or region")
+        return AuthenticationError(
+            f"{url} refused access (403) to model {model!r}: check your "
+            f"account's permissions or region"
+        )
     if isinstance(exc, oa.NotFoundError):
-        return ModelNotFoundError(f"{url} does not know model {model!r} (404): check LLM_MODEL "
-                                  f"against the vendor's model list, and LLM_BASE_URL")
-    if isinstance(exc, oa.APIConnectionError):   # includes APITimeoutError
-        return ConnectionFailedError(f"cannot reach {url}: check the network, the URL, and any "
-                                     f"proxy (e.g. unset http_proxy https_proxy after AutoDL's "
-                                     f"network_turbo)")
+        return ModelNotFoundError(
+            f"{url} does not know model {model!r} (404): check LLM_MODEL "
+            f"against the vendor's model list, and LLM_BASE_URL"
+        )
+    if isinstance(exc, oa.APIConnectionError):  # includes APITimeoutError
+        return ConnectionFailedError(
+            f"cannot reach {url}: check the network, the URL, and any "
+            f"proxy (e.g. unset http_proxy https_proxy after AutoDL's "
+            f"network_turbo)"
+        )
     if isinstance(exc, oa.APIStatusError):
         return LLMError(f"{url} answered HTTP {exc.status_code}: {exc.message}")
-    return MalformedResponseError(f"{url} answered, but not in the chat-completions format "
-                                  f"({type(exc).__name__}); is LLM_BASE_URL the API root, "
-                                  f"usually ending in /v1?")
+    return MalformedResponseError(
+        f"{url} answered, but not in the chat-completions format "
+        f"({type(exc).__name__}); is LLM_BASE_URL the API root, "
+        f"usually ending in /v1?"
+    )
 
 
 class LLMClient:
@@ -144,12 +164,17 @@ class LLMClient:
 
         self.settings = replace(settings or LLMSettings.from_env(), **overrides)
         if not self.settings.api_key:
-            raise AuthenticationError("no API key: set LLM_API_KEY (or OPENAI_API_KEY).\n"
-                                      + setup_instructions())
+            raise AuthenticationError(
+                "no API key: set LLM_API_KEY (or OPENAI_API_KEY).\n" + setup_instructions()
+            )
         self._openai = openai
         # Retries are ours (visible, testable), so the SDK's own are switched off.
-        self._client = openai.OpenAI(api_key=self.settings.api_key, base_url=self.settings.base_url,
-                                     timeout=self.settings.timeout, max_retries=0)
+        self._client = openai.OpenAI(
+            api_key=self.settings.api_key,
+            base_url=self.settings.base_url,
+            timeout=self.settings.timeout,
+            max_retries=0,
+        )
         self.retries_done = 0
 
     def _call(self, **kwargs):
@@ -161,7 +186,7 @@ class LLMClient:
                 if attempt == s.max_retries:
                     raise _explain(exc, s) from None
                 self.retries_done += 1
-                time.sleep(s.backoff * 2 ** attempt)          # 1x, 2x, 4x, ... the back-off
+                time.sleep(s.backoff * 2**attempt)  # 1x, 2x, 4x, ... the back-off
             except (oa.APIError, ValueError) as exc:
                 raise _explain(exc, s) from None
 
@@ -173,8 +198,10 @@ class LLMClient:
         except (AttributeError, IndexError, TypeError):
             content = None
         if not isinstance(content, str):
-            raise MalformedResponseError(f"{self.settings.base_url} answered without "
-                                         f"choices[0].message.content: {str(response)[:200]}")
+            raise MalformedResponseError(
+                f"{self.settings.base_url} answered without "
+                f"choices[0].message.content: {str(response)[:200]}"
+            )
         return content
 
     def stream(self, prompt_or_messages, system: str | None = None, **kwargs) -> Iterator[str]:
@@ -188,8 +215,10 @@ class LLMClient:
                 if piece:
                     yield piece
         except (self._openai.APIError, ValueError) as exc:
-            raise MalformedResponseError(f"the stream from {self.settings.base_url} broke off or "
-                                         f"was malformed ({type(exc).__name__})") from None
+            raise MalformedResponseError(
+                f"the stream from {self.settings.base_url} broke off or "
+                f"was malformed ({type(exc).__name__})"
+            ) from None
 
 
 def try_client(**overrides) -> LLMClient | None:

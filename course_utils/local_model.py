@@ -40,17 +40,21 @@ def load_local_model(folder, dtype: torch.dtype = torch.float32, device=None):
     """(model in eval mode, tokenizers.Tokenizer or None, the folder's config.json as a dict)."""
     folder = Path(folder).expanduser()
     if not (folder / "config.json").exists():
-        raise FileNotFoundError(f"{folder} holds no config.json: point {ENV_VAR} at the checkpoint "
-                                f"folder itself (the one with config.json and the weights)")
+        raise FileNotFoundError(
+            f"{folder} holds no config.json: point {ENV_VAR} at the checkpoint "
+            f"folder itself (the one with config.json and the weights)"
+        )
     hf_config = read_hf_config(folder)
     if hf_config.get("model_type") not in LOADABLE_TYPES:
-        raise ValueError(f"local loading supports model types {', '.join(LOADABLE_TYPES)}; "
-                         f"{folder} is {hf_config.get('model_type')!r}")
+        raise ValueError(
+            f"local loading supports model types {', '.join(LOADABLE_TYPES)}; "
+            f"{folder} is {hf_config.get('model_type')!r}"
+        )
     cfg = LlamaConfig.from_hf(hf_config)
     with torch.device("meta"):
         model = LlamaForCausalLM(cfg)
-    model = model.to_empty(device="cpu")   # allocate, uninitialised: the checkpoint fills it
-    if cfg.tie_word_embeddings:            # to_empty gave the head a tensor of its own
+    model = model.to_empty(device="cpu")  # allocate, uninitialised: the checkpoint fills it
+    if cfg.tie_word_embeddings:  # to_empty gave the head a tensor of its own
         model.lm_head.weight = model.model.embed_tokens.weight
     load_hf_state_dict(model, read_hf_weights(folder))
     model = model.to(device=device or "cpu", dtype=dtype).eval()
@@ -80,20 +84,29 @@ def chat_prompt(user_message: str, folder, system: str = "You are a helpful assi
     if cfg_file.exists():
         template = str(json.loads(cfg_file.read_text(encoding="utf-8")).get("chat_template", ""))
     if "<|im_start|>" in template:
-        return (f"<|im_start|>system\n{system}<|im_end|>\n"
-                f"<|im_start|>user\n{user_message}<|im_end|>\n<|im_start|>assistant\n")
+        return (
+            f"<|im_start|>system\n{system}<|im_end|>\n"
+            f"<|im_start|>user\n{user_message}<|im_end|>\n<|im_start|>assistant\n"
+        )
     return user_message
 
 
-def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 64, folder=None,
-                  hf_config: dict | None = None, temperature: float = 0.0) -> str:
+def generate_text(
+    model,
+    tokenizer,
+    prompt: str,
+    max_new_tokens: int = 64,
+    folder=None,
+    hf_config: dict | None = None,
+    temperature: float = 0.0,
+) -> str:
     """Encode prompt, generate greedily (or sample), decode only the new tokens."""
     if tokenizer is None:
         raise ValueError("this checkpoint has no tokenizer.json, so text cannot be encoded")
     device = next(model.parameters()).device
-    ids = torch.tensor([tokenizer.encode(prompt).ids], device=device)      # (1, seq)
+    ids = torch.tensor([tokenizer.encode(prompt).ids], device=device)  # (1, seq)
     stop = _stop_ids(Path(folder), hf_config or {}) if folder is not None else []
     out = model.generate(ids, max_new_tokens, temperature=temperature, eos_token_id=stop or None)
-    new = out[0, ids.size(1):].tolist()
+    new = out[0, ids.size(1) :].tolist()
     new = [t for t in new if t not in stop]
     return tokenizer.decode(new)

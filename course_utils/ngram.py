@@ -28,16 +28,20 @@ BOS, EOS, UNK = "<bos>", "<eos>", "<unk>"
 
 def _check_texts(texts, what: str = "texts") -> list[str]:
     if isinstance(texts, str):
-        raise TypeError(f"{what} must be a list of strings (one per line), not one string; "
-                        f"wrap it as [{texts[:10]!r}...]")
+        raise TypeError(
+            f"{what} must be a list of strings (one per line), not one string; "
+            f"wrap it as [{texts[:10]!r}...]"
+        )
     try:
         texts = list(texts)
     except TypeError:
         raise TypeError(f"{what} must be a list of strings, got {type(texts).__name__}") from None
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}] is a {type(t).__name__}; expected a plain string "
-                            "(join token lists with ''.join(tokens))")
+            raise TypeError(
+                f"{what}[{i}] is a {type(t).__name__}; expected a plain string "
+                "(join token lists with ''.join(tokens))"
+            )
     return texts
 
 
@@ -162,8 +166,9 @@ class CharBigramModel:
         """The baseline that guesses every symbol equally: log V nats per character."""
         return math.log(self.vocab_size)
 
-    def generate(self, n_chars: int, seed: int = 0, prefix: str = "",
-                 top_k: int | None = None) -> str:
+    def generate(
+        self, n_chars: int, seed: int = 0, prefix: str = "", top_k: int | None = None
+    ) -> str:
         """``prefix`` followed by ``n_chars`` sampled characters.
 
         Sampling follows the smoothed distribution (only the ``top_k`` most
@@ -197,6 +202,7 @@ class CharBigramModel:
     def __repr__(self) -> str:
         if not self.itos:
             return f"CharBigramModel(alpha={self.alpha}, unfitted)"
-        return (f"CharBigramModel(alpha={self.alpha}, V={self.vocab_size}, "
-                f"pairs seen={self.n_pairs_seen})")
-
+        return (
+            f"CharBigramModel(alpha={self.alpha}, V={self.vocab_size}, "
+            f"pairs seen={self.n_pairs_seen})"
+        )

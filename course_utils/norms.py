@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 
-def layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-               eps: float = 1e-5) -> torch.Tensor:
+def layer_norm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias over the last dimension."""
-    mean = x.mean(dim=-1, keepdim=True)                   # (..., 1)
-    var = x.var(dim=-1, keepdim=True, unbiased=False)     # (..., 1)
+    mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+    var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1)
     return (x - mean) / torch.sqrt(var + eps) * weight + bias
 
 
@@ -38,8 +39,9 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         if x.size(-1) != self.weight.numel():
-            raise ValueError(f"RMSNorm expected last dimension {self.weight.numel()}, "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"RMSNorm expected last dimension {self.weight.numel()}, got shape {tuple(x.shape)}"
+            )
         dtype = x.dtype
         x = x.float()
         x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)  # (..., dim)

@@ -24,8 +24,9 @@ MAX_DIGITS = len(str(MAX_NUMBER))
 def numbers_of_length(n_digits: int) -> range:
     """All numbers written with exactly ``n_digits`` digits (1 digit includes 0)."""
     if positive_int("n_digits", n_digits) > MAX_DIGITS:
-        raise ValueError(f"n_digits must be at most {MAX_DIGITS} (to_chinese's range), "
-                         f"got {n_digits}")
+        raise ValueError(
+            f"n_digits must be at most {MAX_DIGITS} (to_chinese's range), got {n_digits}"
+        )
     return range(0 if n_digits == 1 else 10 ** (n_digits - 1), 10**n_digits)
 
 
@@ -50,8 +51,9 @@ def sample_training_numbers(n: int, max_digits: int, exclude: set[int], rng) -> 
     positive_int("n", n)
     pools = [numbers_of_length(d) for d in range(1, positive_int("max_digits", max_digits) + 1)]
     if all(sum(x in pool for x in exclude) == len(pool) for pool in pools):
-        raise ValueError(f"exclude holds every number of 1..{max_digits} digits: "
-                         "nothing is left to sample")
+        raise ValueError(
+            f"exclude holds every number of 1..{max_digits} digits: nothing is left to sample"
+        )
     out = []
     while len(out) < n:
         x = rng.choice(numbers_of_length(rng.randint(1, max_digits)))
@@ -66,8 +68,9 @@ def numeral_vocabs() -> tuple[Vocab, Vocab]:
     return Vocab([list(SOURCE_SYMBOLS)]), Vocab([list(TARGET_SYMBOLS)])
 
 
-def numeral_tensors(numbers: list[int], src_vocab: Vocab, tgt_vocab: Vocab
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def numeral_tensors(
+    numbers: list[int], src_vocab: Vocab, tgt_vocab: Vocab
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(src, tgt) id tensors for a list of numbers, padded with <pad>:
     src = the digits, tgt = <bos> + Chinese numeral + <eos>."""
     non_empty("numbers", numbers)

@@ -115,8 +115,10 @@ def _parse_groups(part: str, text: str, groups) -> int:
     low = _parse_groups(rest[1:] if zero else rest, text, lower) if rest else 0
     top = size // 10  # the highest place right after the unit (千万 after 亿, 千 after 万)
     if rest and not zero and low < top:
-        raise ValueError(f"{text!r} skips a place after {unit} without 零 "
-                         f"(it would be written {_written(high * size + low)})")
+        raise ValueError(
+            f"{text!r} skips a place after {unit} without 零 "
+            f"(it would be written {_written(high * size + low)})"
+        )
     if zero and low >= top:
         raise ValueError(f"{text!r} has a 零 after {unit} where no place is skipped")
     return high * size + low
@@ -161,8 +163,10 @@ def _check_gap(place: int, unit: int, zero: bool, text: str) -> None:
         return
     skipped = unit < place // 10
     if skipped and not zero:
-        raise ValueError(f"{text!r} skips a place without 零 (a digit after 百 or 千 needs "
-                         "its unit, as in 一百五十, or a 零, as in 一百零五)")
+        raise ValueError(
+            f"{text!r} skips a place without 零 (a digit after 百 or 千 needs "
+            "its unit, as in 一百五十, or a 零, as in 一百零五)"
+        )
     if zero and not skipped:
         raise ValueError(f"{text!r} has a 零 where no place is skipped")
 

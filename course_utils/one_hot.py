@@ -22,8 +22,9 @@ def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.T
         raise TypeError(f"ids must be integers, got dtype {ids.dtype}")
     positive_int("vocab_size", vocab_size)
     if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(f"ids must lie in [0, {vocab_size}), got range "
-                         f"[{int(ids.min())}, {int(ids.max())}]")
+        raise ValueError(
+            f"ids must lie in [0, {vocab_size}), got range [{int(ids.min())}, {int(ids.max())}]"
+        )
     out = torch.zeros(*ids.shape, vocab_size, dtype=dtype)  # (..., V)
     out.scatter_(-1, ids.long().unsqueeze(-1), 1)
     return out

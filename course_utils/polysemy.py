@@ -38,8 +38,8 @@ _TIE = 1e-6
 class PolysemyItem:
     word: str
     sense: str
-    tokens: tuple[str, ...]   # the sentence, segmented into words
-    index: int                # position of ``word`` in ``tokens``
+    tokens: tuple[str, ...]  # the sentence, segmented into words
+    index: int  # position of ``word`` in ``tokens``
 
 
 def polysemy_path(lang: str) -> Path:
@@ -54,20 +54,23 @@ def load_polysemy(lang: str = "zh", path: str | Path | None = None) -> list[Poly
     if not path.exists():
         raise FileNotFoundError(f"polysemy set not found: {path} (it ships in the course's data/)")
     items = []
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-             if ln and not ln.startswith("#")]
+    lines = [
+        ln for ln in path.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")
+    ]
     if not lines or lines[0].split("\t") != ["word", "sense", "sentence"]:
         raise ValueError(f"{path.name}: expected the header 'word<TAB>sense<TAB>sentence'")
     for n, line in enumerate(lines[1:], start=2):
         cols = line.split("\t")
         if len(cols) != 3:
-            raise ValueError(f"{path.name}, row {n}: expected 3 tab-separated columns, "
-                             f"got {len(cols)}")
+            raise ValueError(
+                f"{path.name}, row {n}: expected 3 tab-separated columns, got {len(cols)}"
+            )
         word, sense, sentence = cols
         tokens = tuple(sentence.split())
         if tokens.count(word) != 1:
-            raise ValueError(f"{path.name}, row {n}: {word!r} must occur exactly once as a token "
-                             f"in {sentence!r}")
+            raise ValueError(
+                f"{path.name}, row {n}: {word!r} must occur exactly once as a token in {sentence!r}"
+            )
         items.append(PolysemyItem(word, sense, tokens, tokens.index(word)))
     return items
 
@@ -80,8 +83,9 @@ def _check(x: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     if len(counts) < 2:
         raise ValueError(f"need at least two senses, got {sorted(counts)}")
     if min(counts.values()) < 2:
-        raise ValueError("every sense needs at least two sentences for leave-one-out, "
-                         f"got {dict(counts)}")
+        raise ValueError(
+            f"every sense needs at least two sentences for leave-one-out, got {dict(counts)}"
+        )
     return labels
 
 
@@ -189,8 +193,12 @@ def sense_separation(vectors, items: Sequence[PolysemyItem]) -> dict[str, float]
         within.append(wi)
         across.append(ac)
         gap.append(g)
-    return {**totals, "within_cos": float(np.mean(within)), "across_cos": float(np.mean(across)),
-            "cos_gap": float(np.mean(gap))}
+    return {
+        **totals,
+        "within_cos": float(np.mean(within)),
+        "across_cos": float(np.mean(across)),
+        "cos_gap": float(np.mean(gap)),
+    }
 
 
 def format_table(rows: dict[str, dict[str, float]]) -> str:

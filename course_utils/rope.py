@@ -34,23 +34,25 @@ def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor):
     return angles.cos(), angles.sin()
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-               interleaved: bool = False) -> torch.Tensor:
+def apply_rope(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False
+) -> torch.Tensor:
     """Rotate the first 2*cos.size(-1) coordinates of x (..., seq, head_dim); keep the rest."""
     rotary_dim = 2 * cos.size(-1)
     if rotary_dim > x.size(-1):
         raise ValueError(f"rotary_dim {rotary_dim} exceeds the head dimension {x.size(-1)}")
     if cos.size(-2) != x.size(-2):
-        raise ValueError(f"cos/sin cover {cos.size(-2)} positions but x has seq length "
-                         f"{x.size(-2)}")
+        raise ValueError(
+            f"cos/sin cover {cos.size(-2)} positions but x has seq length {x.size(-2)}"
+        )
     x_rot, x_pass = x[..., :rotary_dim].float(), x[..., rotary_dim:]
     if interleaved:
-        x1, x2 = x_rot[..., 0::2], x_rot[..., 1::2]                 # pairs (2i, 2i+1)
+        x1, x2 = x_rot[..., 0::2], x_rot[..., 1::2]  # pairs (2i, 2i+1)
         rotated = torch.stack((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).flatten(-2)
     else:
-        x1, x2 = x_rot.chunk(2, dim=-1)                              # pairs (i, i + d/2)
+        x1, x2 = x_rot.chunk(2, dim=-1)  # pairs (i, i + d/2)
         rotated = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
-    return torch.cat((rotated.to(x.dtype), x_pass), dim=-1)        # (..., seq, head_dim)
+    return torch.cat((rotated.to(x.dtype), x_pass), dim=-1)  # (..., seq, head_dim)
 
 
 class RotaryEmbedding(nn.Module):

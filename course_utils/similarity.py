@@ -36,8 +36,9 @@ def as_row_vectors(vectors) -> np.ndarray:
     """A float64 (n, d) array of row vectors from a numpy array, a scipy sparse matrix or a
     torch tensor; NaN and inf are errors."""
     if hasattr(vectors, "index_to_key"):
-        raise TypeError("got gensim KeyedVectors; pass its matrix and its words: "
-                        "(kv.vectors, kv.index_to_key)")
+        raise TypeError(
+            "got gensim KeyedVectors; pass its matrix and its words: (kv.vectors, kv.index_to_key)"
+        )
     if sparse.issparse(vectors):
         vectors = vectors.toarray()
     elif hasattr(vectors, "detach"):  # a torch tensor
@@ -69,8 +70,9 @@ class OOVError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def similar_spellings(word: str, candidates: Sequence[str], n: int = 5,
-                      cutoff: float = 0.5) -> list[str]:
+def similar_spellings(
+    word: str, candidates: Sequence[str], n: int = 5, cutoff: float = 0.5
+) -> list[str]:
     """The ``n`` candidates spelled most like ``word`` (difflib ratio >= ``cutoff``).
 
     Ties go to the candidate listed first, so with a vocabulary in frequency order the
@@ -96,12 +98,15 @@ def check_in_vocab(words: Sequence[str], word: str) -> int:
         return words.index(word)
     near = similar_spellings(word, words)
     hint = "did you mean: " + ", ".join(near) if near else "no known word is spelled similarly"
-    raise OOVError(f"{word!r} is not in the vocabulary ({len(words):,} words): {hint}. "
-                   "A word never seen in training has no vector (see notebook 04 for subwords).")
+    raise OOVError(
+        f"{word!r} is not in the vocabulary ({len(words):,} words): {hint}. "
+        "A word never seen in training has no vector (see notebook 04 for subwords)."
+    )
 
 
-def nearest_neighbours(vectors, words: Sequence[str], query: str, k: int = 10
-                       ) -> list[tuple[str, float]]:
+def nearest_neighbours(
+    vectors, words: Sequence[str], query: str, k: int = 10
+) -> list[tuple[str, float]]:
     """The ``k`` words whose rows have the highest cosine with ``query``'s row, most similar
     first, as ``(word, cosine)``; the query itself is left out.
 
@@ -110,8 +115,9 @@ def nearest_neighbours(vectors, words: Sequence[str], query: str, k: int = 10
     v = as_row_vectors(vectors)
     words = list(words)
     if v.shape[0] != len(words):
-        raise ValueError(f"vectors must have one row per word: got shape {v.shape} "
-                         f"for {len(words)} words")
+        raise ValueError(
+            f"vectors must have one row per word: got shape {v.shape} for {len(words)} words"
+        )
     positive_int("k", k)
     q = check_in_vocab(words, query)
     unit = unit_rows(v)  # (n, d)

@@ -115,8 +115,17 @@ class TrainConfig:
     def __post_init__(self):
         for f in fields(self):
             _check_type(f"TrainConfig.{f.name}", getattr(self, f.name), f.type)
-        for name in ("n_layer", "n_head", "d_model", "block_size", "steps", "batch_size",
-                     "log_interval", "eval_interval", "save_interval"):
+        for name in (
+            "n_layer",
+            "n_head",
+            "d_model",
+            "block_size",
+            "steps",
+            "batch_size",
+            "log_interval",
+            "eval_interval",
+            "save_interval",
+        ):
             positive_int(f"TrainConfig.{name}", getattr(self, name))
         for name in ("warmup", "eval_tokens", "seed"):
             non_negative_int(f"TrainConfig.{name}", getattr(self, name))
@@ -124,15 +133,18 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 positive_int(f"TrainConfig.{name}", getattr(self, name))
         probability("TrainConfig.dropout", self.dropout, allow_one=False)
-        probability("TrainConfig.valid_fraction", self.valid_fraction, allow_zero=False,
-                    allow_one=False)
+        probability(
+            "TrainConfig.valid_fraction", self.valid_fraction, allow_zero=False, allow_one=False
+        )
         finite_number("TrainConfig.lr", self.lr, low=0, low_inclusive=False)
         finite_number("TrainConfig.min_lr (at most lr)", self.min_lr, low=0, high=self.lr)
         finite_number("TrainConfig.weight_decay", self.weight_decay, low=0)
         finite_number("TrainConfig.grad_clip (0: no clipping)", self.grad_clip, low=0)
         if 0 < self.eval_tokens < self.block_size:
-            raise ValueError(f"TrainConfig.eval_tokens must be 0 (the whole validation split) or "
-                             f">= block_size = {self.block_size}, got {self.eval_tokens}")
+            raise ValueError(
+                f"TrainConfig.eval_tokens must be 0 (the whole validation split) or "
+                f">= block_size = {self.block_size}, got {self.eval_tokens}"
+            )
         one_of("TrainConfig.device", self.device, DEVICES)
         self.model_config(vocab_size=2)  # the model's own checks (d_model % n_head, ...)
 
@@ -146,8 +158,10 @@ class TrainConfig:
         except json.JSONDecodeError as exc:
             raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
         if not isinstance(values, dict):
-            raise TypeError(f"config file {path} must hold a JSON object of fields "
-                            f'({{"steps": 500, ...}}), got a JSON {type(values).__name__}')
+            raise TypeError(
+                f"config file {path} must hold a JSON object of fields "
+                f'({{"steps": 500, ...}}), got a JSON {type(values).__name__}'
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(k for k in values if k not in known and not k.startswith("_"))
         if unknown:
@@ -176,8 +190,10 @@ def _check_type(name: str, value, annotation: str) -> None:
     """``value`` must have the type of its field (a JSON "false" or "0.1" is not one)."""
     allowed = _FIELD_TYPES[annotation]
     if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
-        raise TypeError(f"{name} must be {annotation.replace(' | ', ' or ')}, "
-                        f"got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{name} must be {annotation.replace(' | ', ' or ')}, "
+            f"got {type(value).__name__} {value!r}"
+        )
 
 
 # ------------------------------------------------------------------ data
@@ -214,8 +230,10 @@ def prepare_data(
     tok = CharTokenizer.from_texts(texts)
     train_data, valid_data = tok.encode_lines(train_texts), tok.encode_lines(valid_texts)
     # a training window needs block_size + 1 characters after its start; evaluation one window
-    for name, data, need in (("training", train_data, cfg.block_size + 2),
-                             ("validation", valid_data, cfg.block_size + 1)):
+    for name, data, need in (
+        ("training", train_data, cfg.block_size + 2),
+        ("validation", valid_data, cfg.block_size + 1),
+    ):
         if len(data) < need:
             raise ValueError(
                 f"the {name} split has {len(data):,} characters, fewer than the {need} that "
@@ -369,8 +387,10 @@ def _check_checkpoint_fields(path: Path, state: dict) -> None:
     missing = [k for k in CHECKPOINT_KEYS if k not in state]
     if missing:
         what = " (the vocabulary)" if "itos" in missing else ""
-        raise CheckpointError(f"{path} is incomplete: it has no {missing}{what}. Delete it, "
-                              "or resume from another --out-dir.")
+        raise CheckpointError(
+            f"{path} is incomplete: it has no {missing}{what}. Delete it, "
+            "or resume from another --out-dir."
+        )
     step = state["step"]
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"{path}: 'step' must be a non-negative int, got {step!r}")
@@ -391,8 +411,10 @@ def read_log(path: str | os.PathLike) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         if tuple(reader.fieldnames or ()) != CSV_FIELDS:
-            raise CheckpointError(f"{path} is not a training log: its header is "
-                                  f"{reader.fieldnames}, expected {list(CSV_FIELDS)}")
+            raise CheckpointError(
+                f"{path} is not a training log: its header is "
+                f"{reader.fieldnames}, expected {list(CSV_FIELDS)}"
+            )
         return [_log_row(path, line, row) for line, row in enumerate(reader, start=2)]
 
 
@@ -477,8 +499,11 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else get_device()
     if name == "cuda" and not torch.cuda.is_available():
-        why = ("this torch is a CPU-only build" if torch.version.cuda is None
-               else "torch sees no CUDA GPU")
+        why = (
+            "this torch is a CPU-only build"
+            if torch.version.cuda is None
+            else "torch sees no CUDA GPU"
+        )
         raise ValueError(f"device 'cuda' was asked for, but {why}; use --device auto or cpu")
     if name == "mps":
         return get_device("mps")  # an error where Apple's MPS backend is missing
@@ -515,13 +540,16 @@ def resume_run(run: Run) -> None:
     try:
         run.model.load_state_dict(state["model"])
     except (RuntimeError, KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: the model weights do not fit this model: "
-                              f"{str(exc)[:300]}") from None
+        raise CheckpointError(
+            f"{path}: the model weights do not fit this model: {str(exc)[:300]}"
+        ) from None
     try:
         run.optimizer.load_state_dict(state["optimizer"])
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path}: the optimiser state does not fit this model: "
-                              f"{type(exc).__name__}: {str(exc)[:300]}") from None
+        raise CheckpointError(
+            f"{path}: the optimiser state does not fit this model: "
+            f"{type(exc).__name__}: {str(exc)[:300]}"
+        ) from None
     run.start = state["step"]
     run.history = [r for r in read_log(run.log_path) if r["step"] <= run.start]
 
@@ -536,8 +564,9 @@ def train_step(run: Run, step: int) -> tuple[torch.Tensor, float]:
     lr = lr_at(step, cfg)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
-    x, y = get_batch(run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, step,
-                     run.rank, run.world)  # (batch / N, block) each
+    x, y = get_batch(
+        run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, step, run.rank, run.world
+    )  # (batch / N, block) each
     if cfg.dropout > 0:
         torch.manual_seed((cfg.seed * 1_000_003 + step) * 1024 + run.rank)
     _, loss = run.ddp_model(x.to(run.device), y.to(run.device))
@@ -549,8 +578,9 @@ def train_step(run: Run, step: int) -> tuple[torch.Tensor, float]:
     return loss, lr
 
 
-def log_row(run: Run, done: int, loss: torch.Tensor, lr: float, elapsed: float,
-            evaluate_now: bool) -> dict:
+def log_row(
+    run: Run, done: int, loss: torch.Tensor, lr: float, elapsed: float, evaluate_now: bool
+) -> dict:
     """The log row after ``done`` steps: the training loss averaged over the processes, and
     the validation loss when ``evaluate_now`` (NaN otherwise)."""
     cfg = run.cfg

@@ -54,8 +54,10 @@ class TransformerConfig:
         if self.d_model % self.h != 0:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by h ({self.h})")
         if self.positional == "sinusoidal" and self.d_model % 2:
-            raise ValueError(f"d_model must be even for the sinusoidal positional encoding "
-                             f"(sin/cos pairs), got {self.d_model}")
+            raise ValueError(
+                f"d_model must be even for the sinusoidal positional encoding "
+                f"(sin/cos pairs), got {self.d_model}"
+            )
         if self.share_embeddings and self.src_vocab != self.tgt_vocab:
             raise ValueError(
                 f"share_embeddings needs src_vocab == tgt_vocab, got {self.src_vocab} "

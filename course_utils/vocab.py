@@ -24,10 +24,15 @@ DEFAULT_SPECIALS = (PAD, UNK, BOS, EOS)
 def check_sentence(index: int, sentence, *, empty_ok: bool = True) -> None:
     """Sentence ``index`` must be a list of non-empty word strings (empty only if ``empty_ok``)."""
     if isinstance(sentence, str) or not isinstance(sentence, Sequence):
-        what = (f"a string {sentence[:20]!r}" if isinstance(sentence, str)
-                else f"of type {type(sentence).__name__}")
-        raise TypeError(f"sentence {index} is {what}; expected a list of words (tokens): split a "
-                        "segmented string with .split(), or use list(text) for characters")
+        what = (
+            f"a string {sentence[:20]!r}"
+            if isinstance(sentence, str)
+            else f"of type {type(sentence).__name__}"
+        )
+        raise TypeError(
+            f"sentence {index} is {what}; expected a list of words (tokens): split a "
+            "segmented string with .split(), or use list(text) for characters"
+        )
     if not empty_ok and len(sentence) == 0:
         raise ValueError(f"sentence {index} is empty: every sentence needs at least one word")
     if not all(isinstance(w, str) and w for w in sentence):
@@ -41,11 +46,15 @@ def check_sentences(sentences, *, empty_ok: bool = True):
     ``empty_ok=False`` also rejects an empty sentence. Returns ``sentences`` unchanged.
     """
     if isinstance(sentences, str):
-        raise TypeError("sentences must be a list of token lists, not one string; "
-                        "use [text.split()] for words or [list(text)] for characters")
+        raise TypeError(
+            "sentences must be a list of token lists, not one string; "
+            "use [text.split()] for words or [list(text)] for characters"
+        )
     if not isinstance(sentences, Sequence):
-        raise TypeError("sentences must be a list of token lists, got "
-                        f"{type(sentences).__name__} (wrap an iterator as list(...))")
+        raise TypeError(
+            "sentences must be a list of token lists, got "
+            f"{type(sentences).__name__} (wrap an iterator as list(...))"
+        )
     if len(sentences) == 0:
         raise ValueError("the corpus is empty: expected a non-empty list of token lists")
     for i, sentence in enumerate(sentences):
@@ -80,8 +89,10 @@ class Vocab:
             )
         positive_int("min_freq", min_freq)
         if max_size is not None and positive_int("max_size", max_size) < len(specials):
-            raise ValueError(f"max_size counts the specials too, so it must be >= "
-                             f"{len(specials)} (the specials {list(specials)}), got {max_size}")
+            raise ValueError(
+                f"max_size counts the specials too, so it must be >= "
+                f"{len(specials)} (the specials {list(specials)}), got {max_size}"
+            )
         counts: Counter[str] = Counter()
         for i, sent in enumerate(sentences):
             check_sentence(i, sent)
@@ -93,8 +104,12 @@ class Vocab:
         self.counts = counts
 
     @classmethod
-    def from_itos(cls, itos: Sequence[str], specials: Sequence[str] = DEFAULT_SPECIALS,
-                  unk_token: str | None = UNK) -> Vocab:
+    def from_itos(
+        cls,
+        itos: Sequence[str],
+        specials: Sequence[str] = DEFAULT_SPECIALS,
+        unk_token: str | None = UNK,
+    ) -> Vocab:
         """A vocabulary with exactly the ids of ``itos`` (e.g. read back from a checkpoint)."""
         vocab = cls.__new__(cls)
         Vocab._set_tokens(vocab, list(itos), specials, unk_token)
@@ -108,8 +123,10 @@ class Vocab:
         if unk_token is not None and unk_token not in specials:
             raise ValueError(f"unk_token {unk_token!r} must be one of specials {list(specials)}")
         if tuple(itos[: len(specials)]) != specials:
-            raise ValueError(f"the vocabulary must start with the specials {list(specials)}, "
-                             f"got {itos[: len(specials)]}")
+            raise ValueError(
+                f"the vocabulary must start with the specials {list(specials)}, "
+                f"got {itos[: len(specials)]}"
+            )
         if len(set(itos)) != len(itos):
             raise ValueError("the vocabulary lists a token twice")
         self.specials, self.unk_token = specials, unk_token

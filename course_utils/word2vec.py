@@ -40,6 +40,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 # Corpus pipeline
 # --------------------------------------------------------------------------
 
+
 class Word2VecCorpus:
     """A tokenised corpus as one id array, ready for word2vec.
 
@@ -52,8 +53,10 @@ class Word2VecCorpus:
         check_sentences(sentences)
         self.vocab = Vocab(sentences, min_freq=min_count, specials=(), unk_token=None)
         if len(self.vocab) == 0:
-            raise ValueError(f"no word occurs at least min_count={min_count} times; "
-                             "lower min_count or give a larger corpus")
+            raise ValueError(
+                f"no word occurs at least min_count={min_count} times; "
+                "lower min_count or give a larger corpus"
+            )
         self.words: list[str] = list(self.vocab.itos)
         self.counts = np.array([self.vocab.counts[w] for w in self.words], dtype=np.int64)
         stoi = self.vocab.stoi
@@ -75,8 +78,10 @@ class Word2VecCorpus:
         return bool(np.any(self.sentence_ids[1:] == self.sentence_ids[:-1]))
 
     def __repr__(self) -> str:
-        return (f"Word2VecCorpus(vocab={len(self.words):,}, tokens={len(self.ids):,} "
-                f"of {self.n_raw_tokens:,} raw)")
+        return (
+            f"Word2VecCorpus(vocab={len(self.words):,}, tokens={len(self.ids):,} "
+            f"of {self.n_raw_tokens:,} raw)"
+        )
 
 
 def keep_probabilities(counts, sample: float = 1e-3) -> np.ndarray:
@@ -102,8 +107,9 @@ def subsample(ids: np.ndarray, keep_prob: np.ndarray, rng: np.random.Generator) 
     return rng.random(len(ids)) < keep_prob[ids]
 
 
-def skipgram_pairs(ids: np.ndarray, sentence_ids: np.ndarray, window: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def skipgram_pairs(
+    ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """All (center, context) id pairs with a dynamic window.
 
     Each center token draws its own window ``b`` uniformly from 1..``window`` and pairs with the
@@ -126,8 +132,9 @@ def skipgram_pairs(ids: np.ndarray, sentence_ids: np.ndarray, window: int,
     return np.concatenate(centers), np.concatenate(contexts)
 
 
-def cbow_windows(ids: np.ndarray, sentence_ids: np.ndarray, window: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def cbow_windows(
+    ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """For CBOW: each center id with its context ids, padded with -1 to ``2 * window`` columns.
 
     The same dynamic window as ``skipgram_pairs``; centers with no context are left out.
@@ -156,9 +163,10 @@ def noise_distribution(counts, exponent: float = 0.75) -> np.ndarray:
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 1 or len(c) == 0 or np.any(c < 0) or c.sum() == 0:
-        raise ValueError("counts must be a non-empty 1-D array of non-negative counts, "
-                         "not all zero")
-    p = c ** exponent
+        raise ValueError(
+            "counts must be a non-empty 1-D array of non-negative counts, not all zero"
+        )
+    p = c**exponent
     return p / p.sum()
 
 
@@ -184,6 +192,7 @@ class NegativeSampler:
 # --------------------------------------------------------------------------
 # The SGNS loss and its gradients
 # --------------------------------------------------------------------------
+
 
 def sgns_loss(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Per-example SGNS loss ``-log s(u_0.v) - sum_{j>=1} log s(-u_j.v)``, s = sigmoid.
@@ -212,6 +221,7 @@ def sgns_grads(v: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 # --------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Word2VecConfig:
@@ -284,8 +294,9 @@ def _train_batch_cbow(w_in, w_out, center, ctx, negatives, lr, want_loss=False):
     return loss
 
 
-def _epoch_examples(corpus: Word2VecCorpus, config: Word2VecConfig, keep: np.ndarray,
-                    rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _epoch_examples(
+    corpus: Word2VecCorpus, config: Word2VecConfig, keep: np.ndarray, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One epoch's shuffled training examples: subsample, then the dynamic windows."""
     kept = subsample(corpus.ids, keep, rng)
     ids, sent = corpus.ids[kept], corpus.sentence_ids[kept]
@@ -295,9 +306,11 @@ def _epoch_examples(corpus: Word2VecCorpus, config: Word2VecConfig, keep: np.nda
     return torch.from_numpy(targets[order]), torch.from_numpy(contexts[order])
 
 
-def train_word2vec(corpus: Word2VecCorpus | Sequence[Sequence[str]],
-                   config: Word2VecConfig = Word2VecConfig(), show_progress: bool = True,
-                   ) -> Word2VecResult:
+def train_word2vec(
+    corpus: Word2VecCorpus | Sequence[Sequence[str]],
+    config: Word2VecConfig = Word2VecConfig(),
+    show_progress: bool = True,
+) -> Word2VecResult:
     """Train SGNS (``config.sg=1``) or CBOW with negative sampling (``sg=0``) from scratch.
 
     Each epoch subsamples the corpus, builds all windows at once with numpy, shuffles them and
@@ -319,8 +332,12 @@ def train_word2vec(corpus: Word2VecCorpus | Sequence[Sequence[str]],
     sampler = NegativeSampler(noise, seed=config.seed)
     step = _train_batch_sg if config.sg == 1 else _train_batch_cbow
     losses: list[float] = []
-    bar = progress(total=config.epochs, desc="word2vec " + ("SGNS" if config.sg else "CBOW"),
-                   unit="epoch", **({} if show_progress else {"disable": True}))
+    bar = progress(
+        total=config.epochs,
+        desc="word2vec " + ("SGNS" if config.sg else "CBOW"),
+        unit="epoch",
+        **({} if show_progress else {"disable": True}),
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads or threads)
     try:
@@ -332,7 +349,7 @@ def train_word2vec(corpus: Word2VecCorpus | Sequence[Sequence[str]],
                     done = (epoch + i / max(n, 1)) / config.epochs  # fraction of training done
                     lr = config.alpha - (config.alpha - config.min_alpha) * done
                     lr = max(config.min_alpha, lr)
-                    t, c = targets[i:i + bs], contexts[i:i + bs]
+                    t, c = targets[i : i + bs], contexts[i : i + bs]
                     negatives = torch.from_numpy(sampler.sample((len(t), k)))  # (B, k)
                     loss = step(w_in, w_out, t, c, negatives, lr, want_loss=b % 50 == 0)
                     if loss is not None:
@@ -342,22 +359,38 @@ def train_word2vec(corpus: Word2VecCorpus | Sequence[Sequence[str]],
         torch.set_num_threads(threads)
         bar.close()
     seconds = time.perf_counter() - t0
-    return Word2VecResult(corpus.words, w_in.numpy(), w_out.numpy(), seconds,
-                          corpus.n_raw_tokens * config.epochs / seconds, losses)
+    return Word2VecResult(
+        corpus.words,
+        w_in.numpy(),
+        w_out.numpy(),
+        seconds,
+        corpus.n_raw_tokens * config.epochs / seconds,
+        losses,
+    )
 
 
 # --------------------------------------------------------------------------
 # gensim
 # --------------------------------------------------------------------------
 
-_NO_PAIRS = ("no sentence keeps two words after min_count={min_count}, so there is no "
-             "(center, context) pair to train on; give longer sentences or lower min_count")
+_NO_PAIRS = (
+    "no sentence keeps two words after min_count={min_count}, so there is no "
+    "(center, context) pair to train on; give longer sentences or lower min_count"
+)
 
 
-def train_gensim_word2vec(sentences: Sequence[Sequence[str]], vector_size: int = 100,
-                          window: int = 5, min_count: int = 5, epochs: int = 5, sg: int = 1,
-                          negative: int = 5, sample: float = 1e-3, seed: int = 0,
-                          workers: int = 1):
+def train_gensim_word2vec(
+    sentences: Sequence[Sequence[str]],
+    vector_size: int = 100,
+    window: int = 5,
+    min_count: int = 5,
+    epochs: int = 5,
+    sg: int = 1,
+    negative: int = 5,
+    sample: float = 1e-3,
+    seed: int = 0,
+    workers: int = 1,
+):
     """Train ``gensim.models.Word2Vec`` and return its ``KeyedVectors``.
 
     ``workers=1`` with a fixed ``seed`` is deterministic (with PYTHONHASHSEED fixed);
@@ -367,23 +400,44 @@ def train_gensim_word2vec(sentences: Sequence[Sequence[str]], vector_size: int =
     from gensim.models import Word2Vec
 
     check_sentences(sentences)
-    for name, value in (("vector_size", vector_size), ("window", window),
-                        ("min_count", min_count), ("epochs", epochs), ("workers", workers)):
+    for name, value in (
+        ("vector_size", vector_size),
+        ("window", window),
+        ("min_count", min_count),
+        ("epochs", epochs),
+        ("workers", workers),
+    ):
         positive_int(name, value)
     one_of("sg (1 skip-gram, 0 CBOW)", sg, (0, 1))
-    model = Word2Vec(vector_size=vector_size, window=window, min_count=min_count, sg=sg,
-                     negative=negative, sample=sample, epochs=epochs, seed=seed, workers=workers)
+    model = Word2Vec(
+        vector_size=vector_size,
+        window=window,
+        min_count=min_count,
+        sg=sg,
+        negative=negative,
+        sample=sample,
+        epochs=epochs,
+        seed=seed,
+        workers=workers,
+    )
     model.build_vocab(corpus_iterable=sentences)
     known = model.wv.key_to_index
     if not known:
-        raise ValueError(f"no word occurs at least min_count={min_count} times; "
-                         "lower min_count or give a larger corpus")
+        raise ValueError(
+            f"no word occurs at least min_count={min_count} times; "
+            "lower min_count or give a larger corpus"
+        )
     if not any(sum(w in known for w in s) >= 2 for s in sentences):
         raise ValueError(_NO_PAIRS.format(min_count=min_count))
-    model.train(corpus_iterable=sentences, total_examples=model.corpus_count,
-                total_words=model.corpus_total_words, epochs=model.epochs,
-                start_alpha=model.alpha, end_alpha=model.min_alpha,
-                compute_loss=model.compute_loss)
+    model.train(
+        corpus_iterable=sentences,
+        total_examples=model.corpus_count,
+        total_words=model.corpus_total_words,
+        epochs=model.epochs,
+        start_alpha=model.alpha,
+        end_alpha=model.min_alpha,
+        compute_loss=model.compute_loss,
+    )
     return model.wv
 
 
@@ -391,10 +445,18 @@ def gensim_from_config(sentences: Sequence[Sequence[str]], config: Word2VecConfi
     """gensim with the hyper-parameters of ``config``: returns (KeyedVectors, seconds, words/s)."""
     check_sentences(sentences)
     t0 = time.perf_counter()
-    kv = train_gensim_word2vec(sentences, vector_size=config.vector_size, window=config.window,
-                               min_count=config.min_count, epochs=config.epochs, sg=config.sg,
-                               negative=config.negative, sample=config.sample, seed=config.seed,
-                               workers=1)
+    kv = train_gensim_word2vec(
+        sentences,
+        vector_size=config.vector_size,
+        window=config.window,
+        min_count=config.min_count,
+        epochs=config.epochs,
+        sg=config.sg,
+        negative=config.negative,
+        sample=config.sample,
+        seed=config.seed,
+        workers=1,
+    )
     seconds = time.perf_counter() - t0
     n_raw = sum(len(s) for s in sentences)
     return kv, seconds, n_raw * config.epochs / seconds
@@ -445,11 +507,15 @@ def evaluation_path(name_or_path: str | Path) -> Path:
     else:
         path = Path(name_or_path)
         if not path.exists():
-            raise FileNotFoundError(f"unknown evaluation set {str(name_or_path)!r}: expected one "
-                                    f"of {sorted(named)} or the path of an existing file")
+            raise FileNotFoundError(
+                f"unknown evaluation set {str(name_or_path)!r}: expected one "
+                f"of {sorted(named)} or the path of an existing file"
+            )
     if not path.exists():
-        raise FileNotFoundError(f"evaluation file {path} is missing; it ships with the course "
-                                "repository (data/) or with gensim's test data")
+        raise FileNotFoundError(
+            f"evaluation file {path} is missing; it ships with the course "
+            "repository (data/) or with gensim's test data"
+        )
     return path
 
 
@@ -464,8 +530,9 @@ def read_similarity_pairs(name_or_path: str | Path) -> list[tuple[str, str, floa
         try:
             pairs.append((parts[0].strip(), parts[1].strip(), float(parts[2])))
         except (IndexError, ValueError):
-            raise ValueError(f"{path.name} line {no}: expected 'word1<TAB>word2<TAB>score', "
-                             f"got {line!r}") from None
+            raise ValueError(
+                f"{path.name} line {no}: expected 'word1<TAB>word2<TAB>score', got {line!r}"
+            ) from None
     if not pairs:
         raise ValueError(f"{path.name} holds no similarity pairs")
     return pairs
@@ -488,8 +555,10 @@ def read_analogies(name_or_path: str | Path) -> dict[str, list[tuple[str, str, s
             continue
         words = line.split()
         if current is None or len(words) != 4:
-            raise ValueError(f"{path.name} line {no}: expected four words after a ': section' "
-                             f"header, got {line!r}")
+            raise ValueError(
+                f"{path.name} line {no}: expected four words after a ': section' "
+                f"header, got {line!r}"
+            )
         sections[current].append((words[0], words[1], words[2], words[3]))
     if not any(sections.values()):
         raise ValueError(f"{path.name} holds no analogy questions")
@@ -525,8 +594,12 @@ def evaluate_similarity(kv, name_or_path: str | Path = "zh_similarity") -> Simil
             human.append(score)
     if len(model) < 3:
         return SimilarityResult(float("nan"), float("nan"), len(model), len(pairs))
-    return SimilarityResult(float(stats.spearmanr(human, model)[0]),
-                            float(stats.pearsonr(human, model)[0]), len(model), len(pairs))
+    return SimilarityResult(
+        float(stats.spearmanr(human, model)[0]),
+        float(stats.pearsonr(human, model)[0]),
+        len(model),
+        len(pairs),
+    )
 
 
 @dataclass(frozen=True)
@@ -542,8 +615,9 @@ class AnalogyResult:
         return 1 - self.n_used / self.n_total
 
 
-def evaluate_analogies(kv, name_or_path: str | Path = "zh_analogies",
-                       restrict_vocab: int = 300_000) -> AnalogyResult:
+def evaluate_analogies(
+    kv, name_or_path: str | Path = "zh_analogies", restrict_vocab: int = 300_000
+) -> AnalogyResult:
     """Accuracy on ``a : b :: c : d`` questions by 3CosAdd (``b - a + c``, cosine, the three
     question words excluded), like gensim's ``evaluate_word_analogies``.
 
@@ -559,15 +633,16 @@ def evaluate_analogies(kv, name_or_path: str | Path = "zh_analogies",
     n_total = 0
     for name, questions in sections.items():
         n_total += len(questions)
-        rows = [[index[w.lower()] for w in q] for q in questions
-                if all(w.lower() in index for w in q)]
+        rows = [
+            [index[w.lower()] for w in q] for q in questions if all(w.lower() in index for w in q)
+        ]
         if not rows:
             per_section[name] = (0, 0)
             continue
         q = torch.tensor(rows)  # (n, 4)
         correct = 0
         for start in range(0, len(q), 1024):
-            batch = q[start:start + 1024]
+            batch = q[start : start + 1024]
             query = unit_t[batch[:, 1]] - unit_t[batch[:, 0]] + unit_t[batch[:, 2]]  # (n, d)
             sims = query @ unit_t.T  # (n, vocab)
             sims.scatter_(1, batch[:, :3], float("-inf"))  # never answer a question word
@@ -575,5 +650,6 @@ def evaluate_analogies(kv, name_or_path: str | Path = "zh_analogies",
         per_section[name] = (correct, len(rows))
     n_correct = sum(c for c, _ in per_section.values())
     n_used = sum(u for _, u in per_section.values())
-    return AnalogyResult(n_correct / n_used if n_used else float("nan"), n_correct, n_used, n_total,
-                         per_section)
+    return AnalogyResult(
+        n_correct / n_used if n_used else float("nan"), n_correct, n_used, n_total, per_section
+    )

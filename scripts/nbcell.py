@@ -51,8 +51,12 @@ def _read(file: str) -> str:
 
 
 def _new_cell(kind: str, text: str, cell_id: str | None) -> dict:
-    cell = {"cell_type": kind, "id": cell_id or secrets.token_hex(4), "metadata": {},
-            "source": _lines(text.rstrip("\n"))}
+    cell = {
+        "cell_type": kind,
+        "id": cell_id or secrets.token_hex(4),
+        "metadata": {},
+        "source": _lines(text.rstrip("\n")),
+    }
     if kind == "code":
         cell.update(execution_count=None, outputs=[])
     return cell

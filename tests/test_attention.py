@@ -80,7 +80,11 @@ def test_causal_mask_blocks_the_future():
 
 
 def test_masks():
-    assert causal_mask(3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
+    assert causal_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
     m = padding_mask([2, 0, 3], max_len=4)
     assert m.shape == (3, 1, 4) and m.dtype == torch.bool
     assert m[:, 0].tolist() == [[True, True, False, False], [False] * 4, [True, True, True, False]]
@@ -190,38 +194,67 @@ def test_backward_by_hand_matches_autograd():
 def test_manual_backward_gradcheck():
     inputs = [t.requires_grad_() for t in qkv(1, 2, 4, 3)]
     mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 1, 0]], dtype=torch.bool)
-    assert torch.autograd.gradcheck(lambda a, b, c: AttentionWithManualBackward.apply(a, b, c, mask), inputs)
+    assert torch.autograd.gradcheck(
+        lambda a, b, c: AttentionWithManualBackward.apply(a, b, c, mask), inputs
+    )
     assert torch.autograd.gradcheck(AttentionWithManualBackward.apply, inputs)
 
 
 def test_causal_mask_with_past_and_window_matches_its_definition():
     # query i sits at position past + i; it sees key j when j <= past + i and past + i - j < window
-    for size, past, window in [(1, 0, None), (4, 0, None), (3, 5, None), (4, 2, 3), (1, 7, 2), (5, 0, 1)]:
+    for size, past, window in [
+        (1, 0, None),
+        (4, 0, None),
+        (3, 5, None),
+        (4, 2, 3),
+        (1, 7, 2),
+        (5, 0, 1),
+    ]:
         got = causal_mask(size, past, window=window)
-        want = torch.tensor([[j <= past + i and (window is None or past + i - j < window)
-                              for j in range(past + size)] for i in range(size)])
+        want = torch.tensor(
+            [
+                [
+                    j <= past + i and (window is None or past + i - j < window)
+                    for j in range(past + size)
+                ]
+                for i in range(size)
+            ]
+        )
         assert torch.equal(got, want), (size, past, window)
     assert torch.equal(causal_mask(3, 4)[:, -3:], causal_mask(3))  # new keys: the usual triangle
     assert causal_mask(3, 4)[:, :4].all()  # every new query sees every cached key
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(size=0), "size"), (dict(size=3, past=-1), "past"), (dict(size=3, past=1.5), "past"),
-    (dict(size=3, window=0), "window"), (dict(size=3, window=2.0), "window"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(size=0), "size"),
+        (dict(size=3, past=-1), "past"),
+        (dict(size=3, past=1.5), "past"),
+        (dict(size=3, window=0), "window"),
+        (dict(size=3, window=2.0), "window"),
+    ],
+)
 def test_causal_mask_bad_arguments(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
         causal_mask(**kwargs)
 
 
-@pytest.mark.parametrize("q_shape, kv_shape, match", [
-    ((2, 5, 8), (4, 5, 8), r"key must have shape .* batch = 2 .* got shape \(4, 5, 8\)"),  # 2 sentences merged
-    ((4, 5, 8), (2, 5, 8), r"key .* batch = 4"),
-    ((2, 5, 8), (2, 5, 6), r"key must have shape \(batch, seq_k, 8\), got shape \(2, 5, 6\)"),
-    ((2, 5, 6), (2, 5, 6), r"query must have shape \(batch, seq_q, 8\)"),
-    ((5, 8), (5, 8), r"query must have shape"),  # no batch axis
-    ((1, 2, 5, 8), (1, 2, 5, 8), r"query must have shape"),
-])
+@pytest.mark.parametrize(
+    "q_shape, kv_shape, match",
+    [
+        (
+            (2, 5, 8),
+            (4, 5, 8),
+            r"key must have shape .* batch = 2 .* got shape \(4, 5, 8\)",
+        ),  # 2 sentences merged
+        ((4, 5, 8), (2, 5, 8), r"key .* batch = 4"),
+        ((2, 5, 8), (2, 5, 6), r"key must have shape \(batch, seq_k, 8\), got shape \(2, 5, 6\)"),
+        ((2, 5, 6), (2, 5, 6), r"query must have shape \(batch, seq_q, 8\)"),
+        ((5, 8), (5, 8), r"query must have shape"),  # no batch axis
+        ((1, 2, 5, 8), (1, 2, 5, 8), r"query must have shape"),
+    ],
+)
 def test_multi_head_rejects_mismatched_inputs(q_shape, kv_shape, match):
     mha = MultiHeadedAttention(h=2, d_model=8)
     with pytest.raises(ValueError, match=match):
@@ -240,11 +273,16 @@ def test_multi_head_rejects_a_value_unlike_the_key():
     assert mha(q, torch.randn(2, 7, 8), torch.randn(2, 7, 8)).shape == (2, 5, 8)  # cross-attention
 
 
-@pytest.mark.parametrize("h, d_model, error, match", [
-    (0, 8, ValueError, "h must be a positive int"), (-2, 8, ValueError, "h must be"),
-    (3, 8, ValueError, "divisible"), (2, 0, ValueError, "d_model must be a positive int"),
-    (2.0, 8, TypeError, "h must be"),
-])
+@pytest.mark.parametrize(
+    "h, d_model, error, match",
+    [
+        (0, 8, ValueError, "h must be a positive int"),
+        (-2, 8, ValueError, "h must be"),
+        (3, 8, ValueError, "divisible"),
+        (2, 0, ValueError, "d_model must be a positive int"),
+        (2.0, 8, TypeError, "h must be"),
+    ],
+)
 def test_multi_head_bad_sizes(h, d_model, error, match):
     with pytest.raises(error, match=match):
         MultiHeadedAttention(h=h, d_model=d_model)

@@ -8,8 +8,13 @@ from course_utils.hf_checkpoint import load_hf_state_dict
 from course_utils.model_size import count_parameters
 from course_utils.pretrained import minilm_available, minilm_dir
 
-SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.",
-             "The girl is carrying a baby.", "今天天气很好。", "Transformers read whole sentences at once."]
+SENTENCES = [
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "The girl is carrying a baby.",
+    "今天天气很好。",
+    "Transformers read whole sentences at once.",
+]
 
 
 def test_bert_base_parameter_count():
@@ -19,8 +24,14 @@ def test_bert_base_parameter_count():
 def test_config_errors_and_forward_shapes():
     with pytest.raises(ValueError, match="divisible"):
         BertConfig(hidden_size=30, num_attention_heads=4)
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=32, max_position_embeddings=8)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=8,
+    )
     model = cfg.build().eval()
     hidden, pooled = model(torch.randint(0, 50, (3, 5)))
     assert hidden.shape == (3, 5, 16) and pooled.shape == (3, 16)
@@ -31,18 +42,28 @@ def test_config_errors_and_forward_shapes():
 
 
 def test_name_mapping():
-    assert hf_to_course_name("encoder.layer.3.attention.self.key.bias") == \
-        "encoder.layers.3.self_attn.linears.1.bias"
-    assert hf_to_course_name("encoder.layer.0.output.LayerNorm.weight") == \
-        "encoder.layers.0.sublayer.1.norm.weight"
+    assert (
+        hf_to_course_name("encoder.layer.3.attention.self.key.bias")
+        == "encoder.layers.3.self_attn.linears.1.bias"
+    )
+    assert (
+        hf_to_course_name("encoder.layer.0.output.LayerNorm.weight")
+        == "encoder.layers.0.sublayer.1.norm.weight"
+    )
     assert hf_to_course_name("embeddings.position_ids") is None
     with pytest.raises(KeyError, match="no course name"):
         hf_to_course_name("cls.predictions.bias")
 
 
 def test_load_rejects_incomplete_checkpoint():
-    cfg = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=32, max_position_embeddings=8)
+    cfg = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=8,
+    )
     with pytest.raises(ValueError, match="missing"):
         load_hf_state_dict(cfg.build(), {"pooler.dense.bias": torch.zeros(16)})
 
@@ -56,12 +77,17 @@ def test_minilm_matches_sentence_transformers():
 
     encoder = load_minilm()
     ours = encoder.encode(SENTENCES)
-    reference = torch.tensor(st.SentenceTransformer(str(minilm_dir()), device="cpu").encode(SENTENCES))
+    reference = torch.tensor(
+        st.SentenceTransformer(str(minilm_dir()), device="cpu").encode(SENTENCES)
+    )
     cos = torch.nn.functional.cosine_similarity(ours, reference)
     assert cos.min().item() >= 0.99999
     with safe_open(str(minilm_dir() / "model.safetensors"), "pt") as f:
-        n_ckpt = sum(torch.Size(f.get_slice(k).get_shape()).numel()
-                     for k in f.keys() if k != "embeddings.position_ids")
+        n_ckpt = sum(
+            torch.Size(f.get_slice(k).get_shape()).numel()
+            for k in f.keys()
+            if k != "embeddings.position_ids"
+        )
     assert count_parameters(encoder.model) == n_ckpt == 22_713_216
     with pytest.raises(TypeError, match="list of str"):
         encoder.encode("one string")

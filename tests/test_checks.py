@@ -90,7 +90,9 @@ def test_tensor_shape_binds_names_across_arguments():
 
 def test_tensor_shape_rank_literals_wildcards_and_leading_dims():
     t = torch.zeros(3, 4, 5)
-    with pytest.raises(ValueError, match=r"idx must have shape \(batch, seq\), got shape \(3, 4, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"idx must have shape \(batch, seq\), got shape \(3, 4, 5\)"
+    ):
         checks.tensor_shape("idx", t, "batch seq")
     assert checks.tensor_shape("x", t, "... seq 5") == {"seq": 4}
     assert checks.tensor_shape("x", t, "_ _ d") == {"d": 5}

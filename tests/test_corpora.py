@@ -79,8 +79,9 @@ def test_split_texts_is_deterministic_and_disjoint():
     assert (tr, va) == corpora.split_texts(texts, valid_fraction=0.2, seed=3)
     assert va == sorted(va, key=texts.index)  # original order kept
     assert corpora.split_texts(texts, 0.2, seed=4)[1] != va
-    assert corpora.split_texts(["a", "b"], 0.01) == (["a"], ["b"]) or \
-        corpora.split_texts(["a", "b"], 0.01) == (["b"], ["a"])  # at least one line each
+    assert corpora.split_texts(["a", "b"], 0.01) == (["a"], ["b"]) or corpora.split_texts(
+        ["a", "b"], 0.01
+    ) == (["b"], ["a"])  # at least one line each
 
 
 def test_split_texts_bad_input():

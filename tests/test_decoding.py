@@ -32,11 +32,13 @@ class TableModel(nn.Module):
 
 
 # words: 0 pad, 1 <bos>, 2 <eos>, 3 "a", 4 "b"
-TABLE = [[0.2, 0.2, 0.2, 0.2, 0.2],
-         [1e-9, 1e-9, 0.1, 0.5, 0.4],   # after <bos>: "a" 0.5, "b" 0.4, <eos> 0.1
-         [1e-9, 1e-9, 1.0, 1e-9, 1e-9],
-         [1e-9, 1e-9, 0.4, 0.3, 0.3],   # after "a": <eos> only 0.4
-         [1e-9, 1e-9, 0.9, 0.05, 0.05]]  # after "b": <eos> 0.9
+TABLE = [
+    [0.2, 0.2, 0.2, 0.2, 0.2],
+    [1e-9, 1e-9, 0.1, 0.5, 0.4],  # after <bos>: "a" 0.5, "b" 0.4, <eos> 0.1
+    [1e-9, 1e-9, 1.0, 1e-9, 1e-9],
+    [1e-9, 1e-9, 0.4, 0.3, 0.3],  # after "a": <eos> only 0.4
+    [1e-9, 1e-9, 0.9, 0.05, 0.05],
+]  # after "b": <eos> 0.9
 
 
 def test_greedy_is_myopic_and_beam_finds_the_better_sentence():
@@ -44,7 +46,9 @@ def test_greedy_is_myopic_and_beam_finds_the_better_sentence():
     src = torch.ones(1, 3, dtype=torch.long)
     ys = greedy_decode(model, src, None, 4, start_symbol=1, end_symbol=2)
     assert ys[0, :3].tolist() == [1, 3, 2]  # "a" (0.5) then <eos> (0.4): p = 0.20
-    hyps = beam_search(model, src, torch.ones(1, 1, 3, dtype=torch.bool), 4, 1, 2, beam_size=2, alpha=0.0)
+    hyps = beam_search(
+        model, src, torch.ones(1, 1, 3, dtype=torch.bool), 4, 1, 2, beam_size=2, alpha=0.0
+    )
     assert hyps[0].tokens == [1, 4, 2]  # "b" then <eos>: p = 0.36
     assert math.isclose(hyps[0].log_prob, math.log(0.36), rel_tol=1e-5)
 
@@ -79,16 +83,26 @@ def test_beam_search_steps():
     assert math.isclose(hyps[0].score, math.log(0.36) / ((5 + 2) / 6), rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(max_len=0), ValueError, "max_len must be a positive int"),
-    (dict(beam_size=0), ValueError, "beam_size must be a positive int"),
-    (dict(beam_size=2.0), TypeError, "beam_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(max_len=0), ValueError, "max_len must be a positive int"),
+        (dict(beam_size=0), ValueError, "beam_size must be a positive int"),
+        (dict(beam_size=2.0), TypeError, "beam_size"),
+    ],
+)
 def test_beam_search_bad_sizes(kwargs, error, match):
     args = dict(max_len=4, beam_size=2) | kwargs
     with pytest.raises(error, match=match):
-        beam_search(TableModel(TABLE), torch.ones(1, 3, dtype=torch.long), torch.ones(1, 1, 3),
-                    args["max_len"], 1, 2, beam_size=args["beam_size"])
+        beam_search(
+            TableModel(TABLE),
+            torch.ones(1, 3, dtype=torch.long),
+            torch.ones(1, 1, 3),
+            args["max_len"],
+            1,
+            2,
+            beam_size=args["beam_size"],
+        )
 
 
 def test_decoding_bad_shapes():

@@ -24,16 +24,28 @@ from course_utils.elmo import (
 # PyTorch notes once that oneDNN has no LSTM projections and uses its default kernel.
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
 
-SENTS = [["我们", "去", "公园", "看", "花"], ["他", "花", "了", "三百", "元"],
-         ["这", "是", "什么", "东西"], ["我们", "明天", "去", "北京"]]
+SENTS = [
+    ["我们", "去", "公园", "看", "花"],
+    ["他", "花", "了", "三百", "元"],
+    ["这", "是", "什么", "东西"],
+    ["我们", "明天", "去", "北京"],
+]
 
 
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
     words, chars = build_vocabs(SENTS, max_words=50)
-    cfg = ElmoConfig(vocab_size=len(words), n_chars=len(chars), max_chars=6, char_dim=8,
-                     filters=((1, 8), (2, 8)), proj_dim=8, hidden_dim=16, dropout=0.0)
+    cfg = ElmoConfig(
+        vocab_size=len(words),
+        n_chars=len(chars),
+        max_chars=6,
+        char_dim=8,
+        filters=((1, 8), (2, 8)),
+        proj_dim=8,
+        hidden_dim=16,
+        dropout=0.0,
+    )
     model = cfg.build().eval()
     return model, words, chars
 
@@ -64,12 +76,12 @@ def test_padding_does_not_change_real_tokens(tiny):
 def test_forward_lm_does_not_see_the_future(tiny):
     model, _, chars = tiny
     a = [["我们", "去", "公园", "看", "花"]]
-    b = [["我们", "去", "北京", "吃", "东西"]]          # differs from position 3 (after <bos>) on
+    b = [["我们", "去", "北京", "吃", "东西"]]  # differs from position 3 (after <bos>) on
     _, fa, ba = model.encode(*batch_to_ids(a, chars, 6))
     _, fb, bb = model.encode(*batch_to_ids(b, chars, 6))
     t = 2  # positions 0..2 = <bos> 我们 去 are shared
     for ha, hb in zip(fa, fb):
-        assert torch.allclose(ha[0, :t + 1], hb[0, :t + 1], atol=1e-6)
+        assert torch.allclose(ha[0, : t + 1], hb[0, : t + 1], atol=1e-6)
         assert not torch.allclose(ha[0, t + 1], hb[0, t + 1])
     # the backward LM does see the future, so it differs there
     assert not torch.allclose(ba[0][0, t], bb[0][0, t])
@@ -78,7 +90,7 @@ def test_forward_lm_does_not_see_the_future(tiny):
 def test_backward_lm_does_not_see_the_past(tiny):
     model, _, chars = tiny
     a = [["我们", "去", "公园", "看", "花"]]
-    b = [["他", "们", "也", "看", "花"]]                # shares the last two words
+    b = [["他", "们", "也", "看", "花"]]  # shares the last two words
     _, fa, ba = model.encode(*batch_to_ids(a, chars, 6))
     _, fb, bb = model.encode(*batch_to_ids(b, chars, 6))
     t = 4  # positions 4..6 = 看 花 <eos>
@@ -92,10 +104,14 @@ def test_lm_targets_never_include_the_own_token():
     ids = torch.tensor([[2, 10, 11, 3, 0], [2, 12, 3, 0, 0]])
     mask = ids != 0
     fwd, bwd = lm_targets(ids, mask)
-    assert fwd.tolist() == [[10, 11, 3, IGNORE_INDEX, IGNORE_INDEX],
-                            [12, 3, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]
-    assert bwd.tolist() == [[IGNORE_INDEX, 2, 10, 11, IGNORE_INDEX],
-                            [IGNORE_INDEX, 2, 12, IGNORE_INDEX, IGNORE_INDEX]]
+    assert fwd.tolist() == [
+        [10, 11, 3, IGNORE_INDEX, IGNORE_INDEX],
+        [12, 3, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX],
+    ]
+    assert bwd.tolist() == [
+        [IGNORE_INDEX, 2, 10, 11, IGNORE_INDEX],
+        [IGNORE_INDEX, 2, 12, IGNORE_INDEX, IGNORE_INDEX],
+    ]
 
 
 def test_reverse_padded_is_an_involution():
@@ -130,13 +146,16 @@ def test_oov_word_gets_a_vector_from_its_characters(tiny):
     assert not torch.allclose(layers[0][0, 1], layers[0][1, 1])
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    ([], ValueError, "empty"),
-    ([[]], ValueError, "sentence 0 is empty"),
-    (["我们 去"], TypeError, "list of words"),
-    ([["我们", 3]], TypeError, "non-empty str"),
-    ([["中华人民共和国"]], ValueError, "max_chars=6"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        ([], ValueError, "empty"),
+        ([[]], ValueError, "sentence 0 is empty"),
+        (["我们 去"], TypeError, "list of words"),
+        ([["我们", 3]], TypeError, "non-empty str"),
+        ([["中华人民共和国"]], ValueError, "max_chars=6"),
+    ],
+)
 def test_bad_sentences(tiny, bad, exc, match):
     _, _, chars = tiny
     with pytest.raises(exc, match=match):
@@ -179,8 +198,16 @@ def test_training_beats_the_unigram_baseline():
     torch.manual_seed(0)
     corpus = [["我们", "去", "公园", "看", "花"], ["他们", "去", "北京", "看", "朋友"]] * 20
     words, chars = build_vocabs(corpus, max_words=50)
-    cfg = ElmoConfig(vocab_size=len(words), n_chars=len(chars), max_chars=6, char_dim=8,
-                     filters=((1, 8), (2, 8)), proj_dim=16, hidden_dim=32, dropout=0.0)
+    cfg = ElmoConfig(
+        vocab_size=len(words),
+        n_chars=len(chars),
+        max_chars=6,
+        char_dim=8,
+        filters=((1, 8), (2, 8)),
+        proj_dim=16,
+        hidden_dim=32,
+        dropout=0.0,
+    )
     model = cfg.build()
     init_unigram_bias(model, corpus, words)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)

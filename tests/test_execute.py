@@ -21,9 +21,16 @@ def test_tidy_outputs_joins_streams_and_drops_blank_stderr():
         return nbformat.v4.new_output("stream", name=name, text=text)
 
     image = nbformat.v4.new_output("display_data", data={"image/png": "AAAA", "text/plain": "fig"})
-    outs = [stream("stdout", "a\n"), stream("stdout", "b\n"), stream("stderr", "\rt:  5%"),
-            stream("stderr", "\rt: 100%\n"), stream("stderr", "\n"), image, stream("stdout", "c\n"),
-            stream("stderr", "  \n")]
+    outs = [
+        stream("stdout", "a\n"),
+        stream("stdout", "b\n"),
+        stream("stderr", "\rt:  5%"),
+        stream("stderr", "\rt: 100%\n"),
+        stream("stderr", "\n"),
+        image,
+        stream("stdout", "c\n"),
+        stream("stderr", "  \n"),
+    ]
     tidy = execute.tidy_outputs(outs)
     assert [(o["output_type"], o.get("name"), o.get("text")) for o in tidy] == [
         ("stream", "stdout", "a\nb\n"),

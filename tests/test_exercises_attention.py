@@ -38,7 +38,9 @@ def test_solutions_pass(capsys):
     assert check_attend_one(attend_one).passed
     assert check_causal_mask(lambda n: torch.tril(torch.ones(n, n, dtype=torch.bool))).passed
     assert check_score_gradient(score_gradient).passed
-    assert check_padding_mask(lambda lengths, n: torch.arange(n)[None] < torch.tensor(lengths)[:, None]).passed
+    assert check_padding_mask(
+        lambda lengths, n: torch.arange(n)[None] < torch.tensor(lengths)[:, None]
+    ).passed
     assert capsys.readouterr().out.count("[passed]") == 4
 
 
@@ -69,6 +71,8 @@ def test_score_gradient_rejects_diagonal_only():
 
 def test_padding_mask_rejects_inverted_mask():
     with pytest.raises(CheckFailed, match="True on the padding"):
-        check_padding_mask(lambda lengths, n: torch.arange(n)[None] >= torch.tensor(lengths)[:, None])
+        check_padding_mask(
+            lambda lengths, n: torch.arange(n)[None] >= torch.tensor(lengths)[:, None]
+        )
     with pytest.raises(CheckFailed, match="shape"):
         check_padding_mask(lambda lengths, n: torch.ones(n, len(lengths), dtype=torch.bool))

@@ -26,8 +26,12 @@ def most_confused_pair(vectors, senses):
     x = np.asarray(vectors, dtype=float)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     sim = unit @ unit.T
-    pairs = [(i, j) for i in range(len(senses)) for j in range(i + 1, len(senses))
-             if senses[i] != senses[j]]
+    pairs = [
+        (i, j)
+        for i in range(len(senses))
+        for j in range(i + 1, len(senses))
+        if senses[i] != senses[j]
+    ]
     return max(pairs, key=lambda p: sim[p])
 
 

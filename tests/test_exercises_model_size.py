@@ -18,7 +18,12 @@ def finetune_fits(params, gpu_gb):
 
 def layer_params(hidden, intermediate, n_heads, n_kv_heads):
     head_dim = hidden // n_heads
-    return 2 * hidden * hidden + 2 * hidden * n_kv_heads * head_dim + 3 * hidden * intermediate + 2 * hidden
+    return (
+        2 * hidden * hidden
+        + 2 * hidden * n_kv_heads * head_dim
+        + 3 * hidden * intermediate
+        + 2 * hidden
+    )
 
 
 def test_solutions_pass():
@@ -30,12 +35,15 @@ def test_solutions_pass():
 def test_stubs_are_not_attempted():
     def stub(*args, **kwargs):
         raise NotImplementedError
+
     for check in (check_kv_cache_gb, check_finetune_fits, check_layer_params):
         assert not check(stub).attempted
 
 
 def test_typical_wrong_answers():
-    no_kv_factor = lambda L, H, d, ctx, batch=1, bytes_per_value=2: kv_cache_gb(L, H, d, ctx, batch, bytes_per_value) / 2
+    no_kv_factor = lambda L, H, d, ctx, batch=1, bytes_per_value=2: (
+        kv_cache_gb(L, H, d, ctx, batch, bytes_per_value) / 2
+    )
     with pytest.raises(CheckFailed, match="2 \\(K and V\\)"):
         check_kv_cache_gb(no_kv_factor)
     weights_only = lambda params, gpu: sorted(n for n, p in params.items() if 2 * p / 1e9 <= gpu)

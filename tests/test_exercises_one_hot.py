@@ -52,8 +52,11 @@ def test_lookup_rejects_a_matmul():
     with pytest.raises(CheckFailed, match=r"0 \* inf = NaN.*one_hot @ Q"):
         check_lookup(lambda q, ids: one_hot_matrix(ids, len(q)) @ q)
     with pytest.raises(CheckFailed, match="NaN"):
-        check_lookup(lambda q, ids: torch.nn.functional.one_hot(torch.tensor(ids), len(q)).double()
-                     @ torch.as_tensor(q))
+        check_lookup(
+            lambda q, ids: (
+                torch.nn.functional.one_hot(torch.tensor(ids), len(q)).double() @ torch.as_tensor(q)
+            )
+        )
 
 
 def test_bag_of_words_rejects_presence():

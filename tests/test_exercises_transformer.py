@@ -27,7 +27,12 @@ def test_positional_encoding_check():
     assert check_positional_encoding(positional_encoding).passed
 
     def swapped(max_len, d_model):
-        return positional_encoding(max_len, d_model).view(max_len, -1, 2).flip(-1).reshape(max_len, d_model)
+        return (
+            positional_encoding(max_len, d_model)
+            .view(max_len, -1, 2)
+            .flip(-1)
+            .reshape(max_len, d_model)
+        )
 
     with pytest.raises(CheckFailed, match="swapped"):
         check_positional_encoding(swapped)
@@ -39,7 +44,9 @@ def test_positional_encoding_check():
 
 
 def test_encoder_layer_params_check():
-    assert check_encoder_layer_params(lambda d, f: 4 * (d * d + d) + (d * f + f) + (f * d + d) + 4 * d).passed
+    assert check_encoder_layer_params(
+        lambda d, f: 4 * (d * d + d) + (d * f + f) + (f * d + d) + 4 * d
+    ).passed
     with pytest.raises(CheckFailed, match="weight matrices only"):
         check_encoder_layer_params(lambda d, f: 4 * d * d + 2 * d * f)
 

@@ -28,16 +28,20 @@ def count_chains_from(graph, start, k):
     def extend(idiom, length, on_chain):
         if length == k:
             return 1
-        return sum(extend(n, length + 1, on_chain | {n})
-                   for n in graph.get(idiom, []) if n not in on_chain)
+        return sum(
+            extend(n, length + 1, on_chain | {n}) for n in graph.get(idiom, []) if n not in on_chain
+        )
 
     return extend(start, 1, {start})
 
 
 def test_solutions_pass(capsys):
-    for check, answer in [(check_cosine, cosine), (check_standardize, standardize),
-                          (check_bigram_prob, bigram_prob),
-                          (check_count_chains, count_chains_from)]:
+    for check, answer in [
+        (check_cosine, cosine),
+        (check_standardize, standardize),
+        (check_bigram_prob, bigram_prob),
+        (check_count_chains, count_chains_from),
+    ]:
         assert check(answer).passed
     assert capsys.readouterr().out.count("[passed]") == 4
 
@@ -59,7 +63,9 @@ def test_standardize_rejects_whole_matrix_and_rows():
     with pytest.raises(CheckFailed, match="whole matrix"):
         check_standardize(lambda x: (x - x.mean()) / x.std())
     with pytest.raises(CheckFailed, match="each row"):
-        check_standardize(lambda x: (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True))
+        check_standardize(
+            lambda x: (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
+        )
 
 
 def test_bigram_rejects_missing_alpha_v():

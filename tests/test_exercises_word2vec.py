@@ -22,8 +22,12 @@ def noise_probs(counts, power=0.75):
 
 
 def context_pairs(tokens, window):
-    return [(tokens[i], tokens[j]) for i in range(len(tokens))
-            for j in range(max(0, i - window), min(len(tokens), i + window + 1)) if j != i]
+    return [
+        (tokens[i], tokens[j])
+        for i in range(len(tokens))
+        for j in range(max(0, i - window), min(len(tokens), i + window + 1))
+        if j != i
+    ]
 
 
 def solve_analogy(kv, a, b, c):
@@ -37,10 +41,12 @@ def solve_analogy(kv, a, b, c):
 
 
 def test_solutions_pass(capsys):
-    for check, answer in [(check_discard_probability, discard_probability),
-                          (check_noise_distribution, noise_probs),
-                          (check_context_pairs, context_pairs),
-                          (check_solve_analogy, solve_analogy)]:
+    for check, answer in [
+        (check_discard_probability, discard_probability),
+        (check_noise_distribution, noise_probs),
+        (check_context_pairs, context_pairs),
+        (check_solve_analogy, solve_analogy),
+    ]:
         result = check(answer)
         assert result.passed
     assert capsys.readouterr().out.count("[passed]") == 4
@@ -69,19 +75,27 @@ def test_noise_distribution_mistakes():
 
 
 def test_context_pairs_mistakes():
-    one_side = lambda tokens, w: [(tokens[i], tokens[j]) for i in range(len(tokens))
-                                  for j in range(i + 1, min(len(tokens), i + w + 1))]
+    one_side = lambda tokens, w: [
+        (tokens[i], tokens[j])
+        for i in range(len(tokens))
+        for j in range(i + 1, min(len(tokens), i + w + 1))
+    ]
     with pytest.raises(CheckFailed, match="BOTH sides"):
         check_context_pairs(one_side)
-    with_self = lambda tokens, w: [(tokens[i], tokens[j]) for i in range(len(tokens))
-                                   for j in range(max(0, i - w), min(len(tokens), i + w + 1))]
+    with_self = lambda tokens, w: [
+        (tokens[i], tokens[j])
+        for i in range(len(tokens))
+        for j in range(max(0, i - w), min(len(tokens), i + w + 1))
+    ]
     with pytest.raises(CheckFailed, match="own context"):
         check_context_pairs(with_self)
 
 
 def test_solve_analogy_mistakes():
     def no_exclusion(kv, a, b, c):
-        query = kv.get_vector(b, norm=True) - kv.get_vector(a, norm=True) + kv.get_vector(c, norm=True)
+        query = (
+            kv.get_vector(b, norm=True) - kv.get_vector(a, norm=True) + kv.get_vector(c, norm=True)
+        )
         return kv.index_to_key[int(np.argmax(kv.get_normed_vectors() @ query))]
 
     with pytest.raises(CheckFailed, match="exclude a, b and c"):

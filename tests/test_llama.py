@@ -9,14 +9,22 @@ from course_utils.model_size import kv_cache_bytes
 
 transformers = pytest.importorskip("transformers")
 
-TOL = dict(rtol=1e-4, atol=1e-4)   # float32 logits agree to 1e-4
+TOL = dict(rtol=1e-4, atol=1e-4)  # float32 logits agree to 1e-4
 
 
 def _hf_pair(kind):
     torch.manual_seed(0)
-    common = dict(vocab_size=128, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                  rms_norm_eps=1e-6, attn_implementation="eager")
+    common = dict(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        attn_implementation="eager",
+    )
     if kind == "llama":
         hc = transformers.LlamaConfig(**common, rope_theta=10000.0, tie_word_embeddings=False)
         hf = transformers.LlamaForCausalLM(hc)
@@ -31,6 +39,7 @@ def _hf_pair(kind):
             if name.endswith("bias") or "norm" in name:
                 p.add_(0.1 * torch.randn_like(p))
     from course_utils.hf_checkpoint import config_from_hf, load_hf_state_dict
+
     ours = config_from_hf(hc.to_dict()).build()
     load_hf_state_dict(ours, hf.state_dict())
     return hf.eval(), ours.eval()
@@ -60,8 +69,10 @@ def test_kv_cache_gives_the_same_tokens_and_its_bytes():
     for preset in ("llama-2-7b", "chatglm3-6b", "baichuan-13b", "mistral-7b"):
         m = tiny_config(preset).build().eval()
         idx = torch.randint(0, 256, (2, 5))
-        assert torch.equal(m.generate(idx, 6, temperature=0, use_cache=True),
-                           m.generate(idx, 6, temperature=0, use_cache=False))
+        assert torch.equal(
+            m.generate(idx, 6, temperature=0, use_cache=True),
+            m.generate(idx, 6, temperature=0, use_cache=False),
+        )
         cfg = m.config
         cache = KVCache(cfg.num_hidden_layers)
         with torch.no_grad():
@@ -72,10 +83,20 @@ def test_kv_cache_gives_the_same_tokens_and_its_bytes():
 
 def test_gqa_and_mqa_cache_is_smaller():
     mha = LlamaConfig(hidden_size=64, num_attention_heads=8, num_hidden_layers=1, vocab_size=10)
-    gqa = LlamaConfig(hidden_size=64, num_attention_heads=8, num_key_value_heads=2, num_hidden_layers=1,
-                      vocab_size=10)
-    mqa = LlamaConfig(hidden_size=64, num_attention_heads=8, num_key_value_heads=1, num_hidden_layers=1,
-                      vocab_size=10)
+    gqa = LlamaConfig(
+        hidden_size=64,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        num_hidden_layers=1,
+        vocab_size=10,
+    )
+    mqa = LlamaConfig(
+        hidden_size=64,
+        num_attention_heads=8,
+        num_key_value_heads=1,
+        num_hidden_layers=1,
+        vocab_size=10,
+    )
     sizes = [kv_cache_bytes(c) for c in (mha, gqa, mqa)]
     assert sizes[0] == 4 * sizes[1] == 8 * sizes[2]
 
@@ -83,7 +104,9 @@ def test_gqa_and_mqa_cache_is_smaller():
 def test_repeat_kv_and_swiglu_shapes():
     x = torch.randn(2, 3, 5, 4)
     y = repeat_kv(x, 2)
-    assert y.shape == (2, 6, 5, 4) and torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 2], x[:, 1])
+    assert (
+        y.shape == (2, 6, 5, 4) and torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 2], x[:, 1])
+    )
     assert SwiGLU(8, 16)(torch.randn(2, 3, 8)).shape == (2, 3, 8)
 
 
@@ -117,6 +140,7 @@ def test_bad_input():
 
 def _tiny_tokenizer(path):
     from tokenizers import Tokenizer, models, pre_tokenizers
+
     words = ["<unk>", "<|im_end|>", "<|im_start|>", "user", "assistant", "system"]
     words += [f"w{i}" for i in range(100)]
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
@@ -134,10 +158,13 @@ def test_local_checkpoint_loads_into_the_course_model(tmp_path, monkeypatch):
         load_local_model,
         local_model_dir,
     )
+
     hf, _ = _hf_pair("qwen2")
     hf.save_pretrained(tmp_path)
     _tiny_tokenizer(tmp_path)
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": "<|im_start|>..."}))
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps({"chat_template": "<|im_start|>..."})
+    )
     monkeypatch.setenv("COURSE_LOCAL_MODEL", str(tmp_path))
     assert local_model_dir() == tmp_path
     model, tok, cfg = load_local_model(local_model_dir())
@@ -146,7 +173,9 @@ def test_local_checkpoint_loads_into_the_course_model(tmp_path, monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(model(idx)[0], hf(idx).logits, **TOL)
     prompt = chat_prompt("w1 w2", tmp_path)
-    assert prompt.startswith("<|im_start|>system\n") and "<|im_start|>user\nw1 w2<|im_end|>" in prompt
+    assert (
+        prompt.startswith("<|im_start|>system\n") and "<|im_start|>user\nw1 w2<|im_end|>" in prompt
+    )
     text = generate_text(model, tok, prompt, max_new_tokens=5, folder=tmp_path, hf_config=cfg)
     assert isinstance(text, str)
     ids = torch.tensor([tok.encode(prompt).ids])
@@ -156,6 +185,7 @@ def test_local_checkpoint_loads_into_the_course_model(tmp_path, monkeypatch):
 
 def test_local_checkpoint_errors(tmp_path):
     from course_utils.local_model import load_local_model
+
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_local_model(tmp_path)
     (tmp_path / "config.json").write_text('{"model_type": "chatglm"}')

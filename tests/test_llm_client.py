@@ -23,9 +23,15 @@ KEY = "sk-test-key"
 
 
 def _completion(text):
-    return {"id": "c1", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}]}
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        ],
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -48,13 +54,27 @@ class Handler(BaseHTTPRequestHandler):
         Handler.calls.append(body)
         model = body["model"]
         if self.headers.get("Authorization") != f"Bearer {KEY}":
-            return self._json(401, {"error": {"message": "Incorrect API key", "type": "invalid_request_error",
-                                              "code": "invalid_api_key"}})
+            return self._json(
+                401,
+                {
+                    "error": {
+                        "message": "Incorrect API key",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
         if model == "no-such-model":
-            return self._json(404, {"error": {"message": "model not found", "code": "model_not_found"}})
-        if model == "always-429" or (model == "429-once" and model not in Handler.rate_limited_once):
+            return self._json(
+                404, {"error": {"message": "model not found", "code": "model_not_found"}}
+            )
+        if model == "always-429" or (
+            model == "429-once" and model not in Handler.rate_limited_once
+        ):
             Handler.rate_limited_once.add(model)
-            return self._json(429, {"error": {"message": "Rate limit reached", "code": "rate_limit"}})
+            return self._json(
+                429, {"error": {"message": "Rate limit reached", "code": "rate_limit"}}
+            )
         if model == "malformed":
             data = b"<html>not json</html>"
             self.send_response(200)
@@ -64,15 +84,22 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return None
         if model == "no-choices":
-            return self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m"})
+            return self._json(
+                200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m"}
+            )
         user = body["messages"][-1]["content"]
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             for piece in ["你好", "，", user]:
-                chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model,
-                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                chunk = {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.flush()
             self.wfile.write(b"data: [DONE]\n\n")
@@ -98,14 +125,20 @@ def server():
 
 
 def _client(server, model="ok", key=KEY, **kw):
-    return LLMClient(LLMSettings(api_key=key, base_url=server, model=model, timeout=5,
-                                 max_retries=2, backoff=0.01, **kw))
+    return LLMClient(
+        LLMSettings(
+            api_key=key, base_url=server, model=model, timeout=5, max_retries=2, backoff=0.01, **kw
+        )
+    )
 
 
 def test_success(server):
     assert _client(server).chat("hi", system="be brief") == "echo: hi"
     sent = Handler.calls[-1]
-    assert sent["model"] == "ok" and sent["messages"][0] == {"role": "system", "content": "be brief"}
+    assert sent["model"] == "ok" and sent["messages"][0] == {
+        "role": "system",
+        "content": "be brief",
+    }
 
 
 def test_streaming(server):
@@ -142,7 +175,7 @@ def test_malformed_response(server, model):
 
 
 def test_network_down():
-    with socket.socket() as s:   # a port that nothing listens on
+    with socket.socket() as s:  # a port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(ConnectionFailedError, match="cannot reach"):
@@ -160,7 +193,11 @@ def test_settings_from_env_and_no_key(monkeypatch, capsys):
     monkeypatch.setenv("LLM_BASE_URL", "https://api.deepseek.com")
     monkeypatch.setenv("LLM_MODEL", "deepseek-chat")
     s = LLMSettings.from_env()
-    assert (s.api_key, s.base_url, s.model) == ("sk-abcdef", "https://api.deepseek.com", "deepseek-chat")
+    assert (s.api_key, s.base_url, s.model) == (
+        "sk-abcdef",
+        "https://api.deepseek.com",
+        "deepseek-chat",
+    )
     assert "sk-abcdef" not in repr(s)
     assert "dashscope" in setup_instructions()
 

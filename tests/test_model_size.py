@@ -1,6 +1,5 @@
 """Parameter counts: the published totals, and transformers' own count on the meta device."""
 
-
 import pytest
 import torch
 
@@ -45,19 +44,31 @@ def _hf_model(name):
     c = dict(EXAMPLE_HF_CONFIGS[name])
     t = c.pop("model_type")
     if t == "chatglm":  # transformers' Glm is ChatGLM's architecture with Llama-style names
-        cfg = transformers.GlmConfig(vocab_size=c["padded_vocab_size"], hidden_size=4096,
-                                     intermediate_size=13696, num_hidden_layers=28,
-                                     num_attention_heads=32, num_key_value_heads=2, head_dim=128,
-                                     attention_bias=True, tie_word_embeddings=False, pad_token_id=0)
+        cfg = transformers.GlmConfig(
+            vocab_size=c["padded_vocab_size"],
+            hidden_size=4096,
+            intermediate_size=13696,
+            num_hidden_layers=28,
+            num_attention_heads=32,
+            num_key_value_heads=2,
+            head_dim=128,
+            attention_bias=True,
+            tie_word_embeddings=False,
+            pad_token_id=0,
+        )
         return cfg, transformers.GlmForCausalLM
     cfg = transformers.AutoConfig.for_model(t, **c)
-    cls = {"gpt2": transformers.GPT2LMHeadModel, "openai-gpt": transformers.OpenAIGPTLMHeadModel,
-           "bert": transformers.BertModel}.get(t, transformers.AutoModelForCausalLM.from_config)
+    cls = {
+        "gpt2": transformers.GPT2LMHeadModel,
+        "openai-gpt": transformers.OpenAIGPTLMHeadModel,
+        "bert": transformers.BertModel,
+    }.get(t, transformers.AutoModelForCausalLM.from_config)
     return cfg, cls
 
 
-@pytest.mark.parametrize("name", ["Llama-2-7B", "Mistral-7B", "Qwen2-7B", "ChatGLM3-6B", "GPT-2",
-                                  "GPT-1", "BERT-base"])
+@pytest.mark.parametrize(
+    "name", ["Llama-2-7B", "Mistral-7B", "Qwen2-7B", "ChatGLM3-6B", "GPT-2", "GPT-1", "BERT-base"]
+)
 def test_transformers_meta_count_equals_ours(name):
     cfg, cls = _hf_model(name)
     assert count_parameters(config_from_hf(EXAMPLE_HF_CONFIGS[name])) == _hf_meta_count(cfg, cls)
@@ -65,13 +76,15 @@ def test_transformers_meta_count_equals_ours(name):
 
 def test_a_transformers_config_object_is_accepted():
     transformers = pytest.importorskip("transformers")
-    cfg = transformers.Qwen2Config(**{k: v for k, v in EXAMPLE_HF_CONFIGS["Qwen2-7B"].items()
-                                      if k != "model_type"})
+    cfg = transformers.Qwen2Config(
+        **{k: v for k, v in EXAMPLE_HF_CONFIGS["Qwen2-7B"].items() if k != "model_type"}
+    )
     assert count_parameters(config_from_hf(cfg)) == EXACT["Qwen2-7B"]
 
 
 def test_config_from_path(tmp_path):
     import json
+
     (tmp_path / "config.json").write_text(json.dumps(EXAMPLE_HF_CONFIGS["Baichuan-7B"]))
     assert count_parameters(config_from_hf(tmp_path)) == EXACT["Baichuan-7B"]
 
@@ -84,9 +97,9 @@ def test_baichuan_13b_uses_alibi_and_chatglm_partial_rope():
 
 def test_embedding_split():
     llama = config_from_hf(EXAMPLE_HF_CONFIGS["Llama-2-7B"])
-    assert embedding_parameters(llama) == 2 * 32000 * 4096           # input table + untied head
+    assert embedding_parameters(llama) == 2 * 32000 * 4096  # input table + untied head
     gpt2 = config_from_hf(EXAMPLE_HF_CONFIGS["GPT-2"])
-    assert embedding_parameters(gpt2) == 50257 * 768 + 1024 * 768    # tied head counted once
+    assert embedding_parameters(gpt2) == 50257 * 768 + 1024 * 768  # tied head counted once
 
 
 def test_memory_kv_flops():
@@ -96,13 +109,17 @@ def test_memory_kv_flops():
     assert kv_cache_bytes(llama) == 2 * 32 * 32 * 128 * 2 == 524_288  # 0.5 MiB per token in bf16
     assert kv_cache_bytes(llama, context=4096, batch=2) == 524_288 * 4096 * 2
     qwen = config_from_hf(EXAMPLE_HF_CONFIGS["Qwen2-7B"])
-    assert kv_cache_bytes(qwen) == 2 * 28 * 4 * 128 * 2               # GQA: 4 KV heads
+    assert kv_cache_bytes(qwen) == 2 * 28 * 4 * 128 * 2  # GQA: 4 KV heads
     assert training_bytes(n) == 16 * n
     assert chinchilla_tokens(n) == 20 * n
     assert training_flops(n, 1e12) == 6 * n * 1e12
     r = size_report(llama, "Llama-2-7B", context=4096)
     assert r.params == n and r.non_embedding == n - 2 * 32000 * 4096
-    assert fits(r, 24, "inference-bf16") and not fits(r, 80, "finetune") and fits(r, 24, "inference-int4")
+    assert (
+        fits(r, 24, "inference-bf16")
+        and not fits(r, 80, "finetune")
+        and fits(r, 24, "inference-int4")
+    )
     assert "Llama-2-7B: 6,738,415,616 parameters" in str(r)
 
 
@@ -142,8 +159,16 @@ def test_bert_is_an_encoder_without_kv_cache():
 
 def test_every_config_has_a_shape():
     shapes = {name: config_from_hf(c).shape for name, c in EXAMPLE_HF_CONFIGS.items()}
-    assert shapes["Qwen2-7B"] == ModelShape(layers=28, d_model=3584, heads=28, kv_heads=4,
-                                            head_dim=128, d_ff=18944, vocab=152064, decoder=True)
+    assert shapes["Qwen2-7B"] == ModelShape(
+        layers=28,
+        d_model=3584,
+        heads=28,
+        kv_heads=4,
+        head_dim=128,
+        d_ff=18944,
+        vocab=152064,
+        decoder=True,
+    )
     assert shapes["GPT-2"] == ModelShape(12, 768, 12, 12, 64, 3072, 50257, True)
     assert shapes["BERT-base"].decoder is False
     assert shapes["ChatGLM3-6B"].kv_heads == 2
@@ -155,7 +180,11 @@ LLAMA = config_from_hf(EXAMPLE_HF_CONFIGS["Llama-2-7B"])
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: kv_cache_bytes(LLAMA, context=-5), ValueError, "context must be a non-negative int, got -5"),
+        (
+            lambda: kv_cache_bytes(LLAMA, context=-5),
+            ValueError,
+            "context must be a non-negative int, got -5",
+        ),
         (lambda: kv_cache_bytes(LLAMA, context=1.5), TypeError, "context"),
         (lambda: kv_cache_bytes(LLAMA, batch=0), ValueError, "batch must be a positive int"),
         (lambda: kv_cache_bytes(LLAMA, dtype="fp8"), ValueError, "dtype must be one of"),
@@ -176,8 +205,11 @@ LLAMA = config_from_hf(EXAMPLE_HF_CONFIGS["Llama-2-7B"])
         (lambda: fits("report", 24), TypeError, "report must be a SizeReport"),
         (lambda: fits(size_report(LLAMA), -24), ValueError, "gpu_gb"),
         (lambda: fits(size_report(LLAMA), float("nan")), ValueError, "gpu_gb"),
-        (lambda: count_parameters(torch.nn.Linear(2, 2), trainable_only="yes"), TypeError,
-         "trainable_only must be a bool"),
+        (
+            lambda: count_parameters(torch.nn.Linear(2, 2), trainable_only="yes"),
+            TypeError,
+            "trainable_only must be a bool",
+        ),
     ],
 )
 def test_calculator_bad_input(call, error, match):

@@ -17,9 +17,23 @@ def _nb(path, cells, kernel="python3"):
 
 
 def _nbval(*paths):
-    cmd = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-           "--nbval-sanitize-with", str(ROOT / "nbval_sanitize.cfg"), "-q", "--rootdir", str(ROOT),
-           "-c", str(ROOT / "pyproject.toml"), *map(str, paths)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval",
+        "--nbval-current-env",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-sanitize-with",
+        str(ROOT / "nbval_sanitize.cfg"),
+        "-q",
+        "--rootdir",
+        str(ROOT),
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        *map(str, paths),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240)
 
 
@@ -27,14 +41,19 @@ def test_strict_compare_skips_stderr_and_runs_under_a_foreign_kernel_name():
     # Inside the repo (in the git-ignored .cache/) so that the root conftest.py applies.
     tmp_path = ROOT / ".cache" / "nbval-selftest"
     tmp_path.mkdir(parents=True, exist_ok=True)
-    good = new_code_cell("import sys\nprint('2 + 2 =', 2 + 2)\nprint('noise', file=sys.stderr)",
-                         execution_count=1,
-                         outputs=[new_output("stream", name="stdout", text="2 + 2 = 4\n"),
-                                  new_output("stream", name="stderr", text="other noise\n")])
+    good = new_code_cell(
+        "import sys\nprint('2 + 2 =', 2 + 2)\nprint('noise', file=sys.stderr)",
+        execution_count=1,
+        outputs=[
+            new_output("stream", name="stdout", text="2 + 2 = 4\n"),
+            new_output("stream", name="stderr", text="other noise\n"),
+        ],
+    )
     ok = tmp_path / "ok.ipynb"
     _nb(ok, [good], kernel="conda-env-autodl-py310")  # as saved by AutoDL's JupyterLab
-    wrong = new_code_cell("print(2 + 3)", execution_count=1,
-                          outputs=[new_output("stream", name="stdout", text="4\n")])
+    wrong = new_code_cell(
+        "print(2 + 3)", execution_count=1, outputs=[new_output("stream", name="stdout", text="4\n")]
+    )
     bad = tmp_path / "bad.ipynb"
     _nb(bad, [wrong])
     res = _nbval(ok, bad)

@@ -36,8 +36,14 @@ def test_distribution_sums_to_one_and_top_choice():
 def test_cross_entropy_by_hand_and_against_uniform():
     m = CharBigramModel(alpha=0.1).fit(TEXTS)
     text = "明月光"
-    expected = -(math.log(m.prob("<bos>", "明")) + math.log(m.prob("明", "月"))
-                 + math.log(m.prob("月", "光"))) / 3
+    expected = (
+        -(
+            math.log(m.prob("<bos>", "明"))
+            + math.log(m.prob("明", "月"))
+            + math.log(m.prob("月", "光"))
+        )
+        / 3
+    )
     assert m.cross_entropy([text]) == pytest.approx(expected)
     assert m.cross_entropy(TEXTS) < m.uniform_cross_entropy()
     assert m.uniform_cross_entropy() == pytest.approx(math.log(m.vocab_size))
@@ -76,11 +82,14 @@ def test_real_corpus_beats_uniform():
     assert m.cross_entropy(va) < m.uniform_cross_entropy() - 1.5
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    ("床前明月光", TypeError, "list of strings"),
-    ([["床", "前"]], TypeError, "plain string"),
-    ([""], ValueError, "non-empty"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        ("床前明月光", TypeError, "list of strings"),
+        ([["床", "前"]], TypeError, "plain string"),
+        ([""], ValueError, "non-empty"),
+    ],
+)
 def test_fit_rejects_bad_input(bad, exc, match):
     with pytest.raises(exc, match=match):
         CharBigramModel().fit(bad)

@@ -23,6 +23,7 @@ def test_rms_norm_matches_torch_and_transformers():
     torch.testing.assert_close(norm(x), ref(x))
     torch.testing.assert_close(rms_norm(x, norm.weight, 1e-6), ref(x))
     from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
     hf = LlamaRMSNorm(32, eps=1e-6)
     hf.weight.data.copy_(norm.weight.data)
     torch.testing.assert_close(norm(x), hf(x))
@@ -32,8 +33,8 @@ def test_rms_norm_has_half_the_parameters_and_no_centring():
     assert sum(p.numel() for p in RMSNorm(64).parameters()) == 64
     assert sum(p.numel() for p in nn.LayerNorm(64).parameters()) == 128
     x = torch.randn(4, 64) + 3.0
-    assert RMSNorm(64)(x).mean(-1).abs().min() > 0.5         # the mean survives
-    assert nn.LayerNorm(64)(x).mean(-1).abs().max() < 1e-5    # LayerNorm removes it
+    assert RMSNorm(64)(x).mean(-1).abs().min() > 0.5  # the mean survives
+    assert nn.LayerNorm(64)(x).mean(-1).abs().max() < 1e-5  # LayerNorm removes it
 
 
 def test_rms_norm_keeps_dtype():

@@ -15,15 +15,26 @@ import pytest
 from course_utils.tools import hygiene
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP_DIRS = {".git", ".cache", ".ipynb_checkpoints", "_build", "build", "node_modules", "runs",
-             "checkpoints", "site-packages"}
+SKIP_DIRS = {
+    ".git",
+    ".cache",
+    ".ipynb_checkpoints",
+    "_build",
+    "build",
+    "node_modules",
+    "runs",
+    "checkpoints",
+    "site-packages",
+}
 
 
 def _find_notebooks(root):
     """notebooks/ and solutions/ (any depth), and every *.zh.ipynb under ``root``."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.startswith((".", "venv"))]
+        dirnames[:] = [
+            d for d in dirnames if d not in SKIP_DIRS and not d.startswith((".", "venv"))
+        ]
         top = Path(dirpath).relative_to(root).parts[:1]
         for name in filenames:
             course = top in (("notebooks",), ("solutions",))
@@ -37,8 +48,12 @@ NOTEBOOKS = _find_notebooks(ROOT)
 
 def _id(path):
     return str(path.relative_to(ROOT))
+
+
 # Absolute paths of an author's machine (AutoDL's /root/autodl-tmp is documentation, not a leak).
-LOCAL_PATH = re.compile(r"/(?:home|Users|work|tmp)/[^\s\"'<>]+|/root/(?!autodl-)[^\s\"'<>]+|[A-Z]:\\\\Users")
+LOCAL_PATH = re.compile(
+    r"/(?:home|Users|work|tmp)/[^\s\"'<>]+|/root/(?!autodl-)[^\s\"'<>]+|[A-Z]:\\\\Users"
+)
 
 
 def _load(path):
@@ -89,7 +104,9 @@ def test_every_notebook_is_in_the_readme():
 def test_every_chapter_has_matching_solutions_listed():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for sol in (ROOT / "solutions").glob("*.ipynb"):
-        assert (ROOT / "notebooks" / sol.name).exists(), f"solutions/{sol.name} has no chapter notebook"
+        assert (ROOT / "notebooks" / sol.name).exists(), (
+            f"solutions/{sol.name} has no chapter notebook"
+        )
         assert f"solutions/{sol.name}" in readme, f"README.md does not list solutions/{sol.name}"
 
 
@@ -110,21 +127,34 @@ def _stream(text, name="stderr"):
 
 
 def _problems(*outputs):
-    return hygiene.problems([hygiene.cell_stats(0, {"cell_type": "code", "outputs": list(outputs)})])
+    return hygiene.problems(
+        [hygiene.cell_stats(0, {"cell_type": "code", "outputs": list(outputs)})]
+    )
 
 
 def test_rules_pass_a_clean_cell():
     table = {"output_type": "execute_result", "data": {"text/plain": "x\n" * 10}, "metadata": {}}
-    assert _problems(_stream("loss 1.2\nloss 0.9\n", "stdout"),
-                     _stream("train: 300/300 it in 00:12 (25 it/s)\n"), table) == []
+    assert (
+        _problems(
+            _stream("loss 1.2\nloss 0.9\n", "stdout"),
+            _stream("train: 300/300 it in 00:12 (25 it/s)\n"),
+            table,
+        )
+        == []
+    )
 
 
 def test_rules_catch_progress_frames():
-    assert "progress frame" in " ".join(_problems(_stream("\rtrain:  10%|#  | 1/10\rtrain: 100%|##| 10/10\n")))
+    assert "progress frame" in " ".join(
+        _problems(_stream("\rtrain:  10%|#  | 1/10\rtrain: 100%|##| 10/10\n"))
+    )
 
 
 def test_rules_catch_many_stream_outputs():
-    outs = [_stream(f"step {i}\n", "stdout" if i % 2 else "stderr") for i in range(hygiene.MAX_STREAMS + 1)]
+    outs = [
+        _stream(f"step {i}\n", "stdout" if i % 2 else "stderr")
+        for i in range(hygiene.MAX_STREAMS + 1)
+    ]
     assert "stream outputs" in " ".join(_problems(*outs))
     assert _problems(*outs[: hygiene.MAX_STREAMS]) == []
 
@@ -132,29 +162,49 @@ def test_rules_catch_many_stream_outputs():
 def test_rules_catch_long_outputs():
     long = _stream("".join(f"line {i}\n" for i in range(hygiene.MAX_LINES + 1)), "stdout")
     assert "lines of output" in " ".join(_problems(long))
-    html = {"output_type": "display_data", "metadata": {},
-            "data": {"text/html": "<table>" + "<tr><td>1</td></tr>" * 80 + "</table>", "text/plain": "df"}}
+    html = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "text/html": "<table>" + "<tr><td>1</td></tr>" * 80 + "</table>",
+            "text/plain": "df",
+        },
+    }
     assert "lines of output" in " ".join(_problems(html))
 
 
-@pytest.mark.parametrize("text", [
-    "USDT:2026-11-28 22:39:53 3918:3918 SyncActivityProfilerHandler.cpp:52] profiler_start\n",
-    "[cache] using enwiki-sentences-0ecd53aabece101d.pkl (delete .cache/ to rebuild)\n",
-    "/x/site.py:3: UserWarning: something\n  warnings.warn(\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "USDT:2026-11-28 22:39:53 3918:3918 SyncActivityProfilerHandler.cpp:52] profiler_start\n",
+        "[cache] using enwiki-sentences-0ecd53aabece101d.pkl (delete .cache/ to rebuild)\n",
+        "/x/site.py:3: UserWarning: something\n  warnings.warn(\n",
+    ],
+)
 def test_rules_catch_tool_noise(text):
     assert "tool noise" in " ".join(_problems(_stream(text)))
 
 
 def test_rules_catch_widgets():
-    widget = {"output_type": "display_data", "metadata": {},
-              "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "abc"}, "text/plain": "w"}}
+    widget = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc"},
+            "text/plain": "w",
+        },
+    }
     assert "widget output" in " ".join(_problems(widget))
 
 
 def test_chinese_editions_are_collected(tmp_path):
-    for p in ("notebooks/01_a.ipynb", "notebooks/01_a.zh.ipynb", "book/zh/02_b.zh.ipynb",
-              "book/x.ipynb", "notebooks/.ipynb_checkpoints/01_a-checkpoint.ipynb"):
+    for p in (
+        "notebooks/01_a.ipynb",
+        "notebooks/01_a.zh.ipynb",
+        "book/zh/02_b.zh.ipynb",
+        "book/x.ipynb",
+        "notebooks/.ipynb_checkpoints/01_a-checkpoint.ipynb",
+    ):
         (tmp_path / p).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / p).write_text("{}")
     found = [str(p.relative_to(tmp_path)) for p in _find_notebooks(tmp_path)]

@@ -8,7 +8,9 @@ import pytest
 from course_utils.tools.notebook_sync import check_notebook, marked_cells
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+    (ROOT / "solutions").glob("*.ipynb")
+)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -22,8 +24,20 @@ def test_the_course_has_marked_cells():
 
 
 def _write_nb(tmp_path, source):
-    nb = {"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
-                     "source": source}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path = tmp_path / "t.ipynb"
     path.write_text(json.dumps(nb), encoding="utf-8")
     return path
@@ -39,7 +53,9 @@ def test_checker_detects_drift_and_accepts_comments(tmp_path):
     assert [r.same for r in check_notebook(same)] == [True]
     commented = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\n# a comment\n" + src)
     assert [r.same for r in check_notebook(commented)] == [True]
-    drifted = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\n" + src.replace('"cpu"', '"cpu0"', 1))
+    drifted = _write_nb(
+        tmp_path, "#| same-as: course_utils.tools.device\n" + src.replace('"cpu"', '"cpu0"', 1)
+    )
     assert [r.same for r in check_notebook(drifted)] == [False]
     unknown = _write_nb(tmp_path, "#| same-as: course_utils.tools.device\ndef nope():\n    pass\n")
     assert "has no top-level nope" in check_notebook(unknown)[0].reason

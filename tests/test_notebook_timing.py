@@ -60,19 +60,27 @@ def _write(path, cells):
 
 
 def test_timing_sums_cells_and_finds_the_slowest(tmp_path):
-    nb = _write(tmp_path / "notebooks" / "03_x.ipynb", [
-        _cell("2026-01-01T10:00:00.000Z", "2026-01-01T10:00:02.500Z"),
-        {"cell_type": "markdown", "source": "# title", "metadata": {}},
-        _cell("2026-01-01T10:00:03Z", "2026-01-01T10:04:13Z", "\nmodel = train(corpus)\n"),
-        {"cell_type": "code", "source": "y = 2", "metadata": {}, "outputs": []},  # untimed
-        {"cell_type": "code", "source": "  ", "metadata": {}, "outputs": []},  # empty: ignored
-    ])
+    nb = _write(
+        tmp_path / "notebooks" / "03_x.ipynb",
+        [
+            _cell("2026-01-01T10:00:00.000Z", "2026-01-01T10:00:02.500Z"),
+            {"cell_type": "markdown", "source": "# title", "metadata": {}},
+            _cell("2026-01-01T10:00:03Z", "2026-01-01T10:04:13Z", "\nmodel = train(corpus)\n"),
+            {"cell_type": "code", "source": "y = 2", "metadata": {}, "outputs": []},  # untimed
+            {"cell_type": "code", "source": "  ", "metadata": {}, "outputs": []},  # empty: ignored
+        ],
+    )
     t = timing.notebook_timing(nb)
     assert t.seconds == pytest.approx(252.5)
-    assert (t.slowest_index, t.slowest_seconds, t.slowest_source) == (2, 250.0, "model = train(corpus)")
+    assert (t.slowest_index, t.slowest_seconds, t.slowest_source) == (
+        2,
+        250.0,
+        "model = train(corpus)",
+    )
     assert t.untimed_cells == 1
     assert "| 252.5 | 300 | #2 250.0 s `model = train(corpus)` (1 cell(s) untimed) |" in (
-        timing.timing_table([t]))
+        timing.timing_table([t])
+    )
 
 
 def test_limits_by_notebook_name(tmp_path):
@@ -91,10 +99,14 @@ def test_limits_by_notebook_name(tmp_path):
 
 
 def test_table_flags_a_notebook_and_a_total_over_the_limit(tmp_path):
-    slow = _write(tmp_path / "notebooks" / "04_x.ipynb",
-                  [_cell("2026-01-01T10:00:00Z", "2026-01-01T10:31:00Z")])
-    sol = _write(tmp_path / "solutions" / "04_x.ipynb",
-                 [_cell("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z")])
+    slow = _write(
+        tmp_path / "notebooks" / "04_x.ipynb",
+        [_cell("2026-01-01T10:00:00Z", "2026-01-01T10:31:00Z")],
+    )
+    sol = _write(
+        tmp_path / "solutions" / "04_x.ipynb",
+        [_cell("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z")],
+    )
     table = timing.timing_table([timing.notebook_timing(slow), timing.notebook_timing(sol)])
     assert "| 1860.0 **over** | 300 |" in table
     assert "| 3600.0 | - |" in table  # solutions have no limit ...

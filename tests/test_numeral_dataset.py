@@ -33,7 +33,11 @@ def test_data_set_helpers():
 
 def test_ids_to_text():
     _, tgt_vocab = numeral_vocabs()
-    ids = [tgt_vocab["<bos>"]] + tgt_vocab.encode(list("十五")) + [tgt_vocab["<eos>"], tgt_vocab["五"]]
+    ids = (
+        [tgt_vocab["<bos>"]]
+        + tgt_vocab.encode(list("十五"))
+        + [tgt_vocab["<eos>"], tgt_vocab["五"]]
+    )
     assert ids_to_text(ids, tgt_vocab) == "十五"
 
 
@@ -41,8 +45,15 @@ def _tiny_model(src_vocab, tgt_vocab):
     from course_utils.transformer import make_model
 
     torch.manual_seed(0)
-    return make_model(src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab), N=1, d_model=16,
-                      d_ff=32, h=2, dropout=0.0)
+    return make_model(
+        src_vocab=len(src_vocab),
+        tgt_vocab=len(tgt_vocab),
+        N=1,
+        d_model=16,
+        d_ff=32,
+        h=2,
+        dropout=0.0,
+    )
 
 
 def test_translate_numbers_one_output_per_number_and_none_for_none():
@@ -55,22 +66,28 @@ def test_translate_numbers_one_output_per_number_and_none_for_none():
     assert translate_numbers(model, [], src_vocab, tgt_vocab) == []  # no numbers, no outputs
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda v: numeral_tensors([], *v), ValueError, "numbers must not be empty"),
-    (lambda v: numeral_tensors([-1], *v), ValueError, "10\\*\\*12"),
-    (lambda v: numeral_tensors([1.5], *v), TypeError, "int"),
-    (lambda v: numeral_tensors([1], "0123", v[1]), TypeError, "src_vocab"),
-    (lambda v: numbers_of_length(0), ValueError, "n_digits"),
-    (lambda v: numbers_of_length(13), ValueError, "at most 12"),
-    (lambda v: held_out_numbers(3, 0), ValueError, "per_length"),
-    (lambda v: held_out_numbers(3, 5, max_fraction=0), ValueError, "max_fraction"),
-    (lambda v: sample_training_numbers(5, 1, set(range(10)), random.Random(0)), ValueError,
-     "nothing is left"),
-    (lambda v: sample_training_numbers(0, 2, set(), random.Random(0)), ValueError, "n must"),
-    (lambda v: translate_numbers(None, [1], *v, beam_size=-1), ValueError, "beam_size"),
-    (lambda v: translate_numbers(None, 7, *v), TypeError, "numbers"),
-    (lambda v: translate_numbers(None, [1], *v, max_len=0), ValueError, "max_len"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda v: numeral_tensors([], *v), ValueError, "numbers must not be empty"),
+        (lambda v: numeral_tensors([-1], *v), ValueError, "10\\*\\*12"),
+        (lambda v: numeral_tensors([1.5], *v), TypeError, "int"),
+        (lambda v: numeral_tensors([1], "0123", v[1]), TypeError, "src_vocab"),
+        (lambda v: numbers_of_length(0), ValueError, "n_digits"),
+        (lambda v: numbers_of_length(13), ValueError, "at most 12"),
+        (lambda v: held_out_numbers(3, 0), ValueError, "per_length"),
+        (lambda v: held_out_numbers(3, 5, max_fraction=0), ValueError, "max_fraction"),
+        (
+            lambda v: sample_training_numbers(5, 1, set(range(10)), random.Random(0)),
+            ValueError,
+            "nothing is left",
+        ),
+        (lambda v: sample_training_numbers(0, 2, set(), random.Random(0)), ValueError, "n must"),
+        (lambda v: translate_numbers(None, [1], *v, beam_size=-1), ValueError, "beam_size"),
+        (lambda v: translate_numbers(None, 7, *v), TypeError, "numbers"),
+        (lambda v: translate_numbers(None, [1], *v, max_len=0), ValueError, "max_len"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call(numeral_vocabs())

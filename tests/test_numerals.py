@@ -9,10 +9,21 @@ from course_utils.numerals import CHINESE_CHARS, from_chinese, to_chinese
 cn2an = pytest.importorskip("cn2an")
 
 
-@pytest.mark.parametrize("n, text", [(0, "零"), (10, "十"), (15, "十五"), (115, "一百一十五"),
-                                     (1001, "一千零一"), (1998, "一千九百九十八"),
-                                     (20305, "二万零三百零五"), (110000, "十一万"),
-                                     (100000001, "一亿零一"), (200000010, "二亿零一十")])
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (0, "零"),
+        (10, "十"),
+        (15, "十五"),
+        (115, "一百一十五"),
+        (1001, "一千零一"),
+        (1998, "一千九百九十八"),
+        (20305, "二万零三百零五"),
+        (110000, "十一万"),
+        (100000001, "一亿零一"),
+        (200000010, "二亿零一十"),
+    ],
+)
 def test_examples(n, text):
     assert to_chinese(n) == text
     assert from_chinese(text) == n
@@ -20,7 +31,9 @@ def test_examples(n, text):
 
 def test_against_cn2an():
     rng = random.Random(0)
-    numbers = list(range(0, 12000)) + [rng.randrange(10 ** rng.randint(1, 12)) for _ in range(20000)]
+    numbers = list(range(0, 12000)) + [
+        rng.randrange(10 ** rng.randint(1, 12)) for _ in range(20000)
+    ]
     numbers += [10**k + j for k in range(12) for j in (0, 1, 10)]
     for n in numbers:
         text = to_chinese(n)
@@ -36,37 +49,48 @@ def test_known_difference_from_cn2an():
     assert cn2an.cn2an(to_chinese(100001000), "strict") == 100001000
 
 
-@pytest.mark.parametrize("text, n", [
-    ("一十五", 15), ("二十万零十", 200010), ("一千零十一", 1011),  # variants cn2an reads too
-    ("一万亿", 10**12), ("十万亿", 10**13), ("一万一千亿", 11 * 10**11), ("一万亿零一", 10**12 + 1),
-])
+@pytest.mark.parametrize(
+    "text, n",
+    [
+        ("一十五", 15),
+        ("二十万零十", 200010),
+        ("一千零十一", 1011),  # variants cn2an reads too
+        ("一万亿", 10**12),
+        ("十万亿", 10**13),
+        ("一万一千亿", 11 * 10**11),
+        ("一万亿零一", 10**12 + 1),
+    ],
+)
 def test_variants_read_like_cn2an(text, n):
     assert from_chinese(text) == n == cn2an.cn2an(text, "strict")
 
 
-@pytest.mark.parametrize("text, match", [
-    ("十十", "十 appears twice"),
-    ("一千千", "千 appears twice"),
-    ("三百二千", "千 comes after a smaller unit"),
-    ("一万万", "万 appears twice"),
-    ("一亿亿", "亿 appears twice"),
-    ("一千一十", "skips a place without 零"),  # 1010 is 一千零一十
-    ("一百五", "skips a place without 零"),  # colloquial 150; the full form is 一百五十
-    ("一万十五", "skips a place after 万 without 零"),
-    ("一百零十", "a 零 where no place is skipped"),
-    ("一万零一千", "a 零 after 万 where no place is skipped"),
-    ("零一", "starts with 零"),
-    ("一万零", "ends with 零"),
-    ("一千零零一", "零零"),
-    ("一千零万", "零 must be followed by a digit"),
-    ("一十零五", "a 零 where no place is skipped"),
-    ("一百十", "十 needs a digit before it"),
-    ("百五", "百 needs a digit before it"),
-    ("万", "万 needs a number before it"),
-    ("一亿万", "万 needs a number before it"),
-    ("五零", "ends with 零"),
-    ("五零三", "the digit 五 .* needs a unit"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("十十", "十 appears twice"),
+        ("一千千", "千 appears twice"),
+        ("三百二千", "千 comes after a smaller unit"),
+        ("一万万", "万 appears twice"),
+        ("一亿亿", "亿 appears twice"),
+        ("一千一十", "skips a place without 零"),  # 1010 is 一千零一十
+        ("一百五", "skips a place without 零"),  # colloquial 150; the full form is 一百五十
+        ("一万十五", "skips a place after 万 without 零"),
+        ("一百零十", "a 零 where no place is skipped"),
+        ("一万零一千", "a 零 after 万 where no place is skipped"),
+        ("零一", "starts with 零"),
+        ("一万零", "ends with 零"),
+        ("一千零零一", "零零"),
+        ("一千零万", "零 must be followed by a digit"),
+        ("一十零五", "a 零 where no place is skipped"),
+        ("一百十", "十 needs a digit before it"),
+        ("百五", "百 needs a digit before it"),
+        ("万", "万 needs a number before it"),
+        ("一亿万", "万 needs a number before it"),
+        ("五零", "ends with 零"),
+        ("五零三", "the digit 五 .* needs a unit"),
+    ],
+)
 def test_malformed_numerals_are_rejected_naming_the_problem(text, match):
     with pytest.raises(ValueError, match=match):
         from_chinese(text)

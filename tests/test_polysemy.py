@@ -103,13 +103,16 @@ def test_sense_separation_is_per_word():
     assert majority_baseline(items) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("x, labels, match", [
-    (np.ones((3, 2)), ["a", "a", "a"], "two senses"),
-    (np.ones((3, 2)), ["a", "a", "b"], "at least two sentences"),
-    (np.ones((4, 2)), ["a", "b"], "2 labels for 4 vectors"),
-    (np.ones(4), ["a", "a", "b", "b"], "2-D"),
-    (np.full((4, 2), np.nan), ["a", "a", "b", "b"], "NaN"),
-])
+@pytest.mark.parametrize(
+    "x, labels, match",
+    [
+        (np.ones((3, 2)), ["a", "a", "a"], "two senses"),
+        (np.ones((3, 2)), ["a", "a", "b"], "at least two sentences"),
+        (np.ones((4, 2)), ["a", "b"], "2 labels for 4 vectors"),
+        (np.ones(4), ["a", "a", "b", "b"], "2-D"),
+        (np.full((4, 2), np.nan), ["a", "a", "b", "b"], "NaN"),
+    ],
+)
 def test_bad_input(x, labels, match):
     with pytest.raises(ValueError, match=match):
         loo_centroid_accuracy(x, labels)

@@ -12,7 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _reqs(name):
     lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
-    return [Requirement(x.split("#")[0]) for x in lines if x.split("#")[0].strip() and not x.startswith("-")]
+    return [
+        Requirement(x.split("#")[0])
+        for x in lines
+        if x.split("#")[0].strip() and not x.startswith("-")
+    ]
 
 
 def test_torch_range_accepts_autodl_and_current_torch():
@@ -33,7 +37,9 @@ def test_runtime_requirements_are_ranges_not_pins():
     for r in _reqs("requirements.txt") + _reqs("requirements-dev.txt"):
         assert r.specifier, f"{r.name} has no version range"
         if r.name in PINNED_TOOLS:
-            assert str(r.specifier).startswith("=="), f"{r} should be pinned (see requirements-dev.txt)"
+            assert str(r.specifier).startswith("=="), (
+                f"{r} should be pinned (see requirements-dev.txt)"
+            )
         else:
             assert "==" not in str(r.specifier), f"{r} is pinned"
 
@@ -47,8 +53,12 @@ def test_version_is_written_once():
     setting = project["tool"]["setuptools"]["dynamic"]["version"]
     assert setting == {"attr": "course_utils.__version__"}
     init = ast.parse((ROOT / "course_utils" / "__init__.py").read_text(encoding="utf-8"))
-    versions = [n.value.value for n in init.body if isinstance(n, ast.Assign)
-                and [getattr(t, "id", None) for t in n.targets] == ["__version__"]]
+    versions = [
+        n.value.value
+        for n in init.body
+        if isinstance(n, ast.Assign)
+        and [getattr(t, "id", None) for t in n.targets] == ["__version__"]
+    ]
     assert len(versions) == 1 and isinstance(versions[0], str), versions
     import course_utils
 
@@ -66,6 +76,14 @@ def test_setuptools_resolves_the_version():
 
 def test_test_tools_are_kept_apart():
     runtime = {r.name for r in _reqs("requirements.txt")}
-    for tool in ("pytest", "nbval", "ruff", "mypy", "pre-commit", "transformers",
-                 "sentence-transformers", "cn2an"):
+    for tool in (
+        "pytest",
+        "nbval",
+        "ruff",
+        "mypy",
+        "pre-commit",
+        "transformers",
+        "sentence-transformers",
+        "cn2an",
+    ):
         assert tool not in runtime

@@ -35,7 +35,7 @@ def test_rotation_preserves_norm_and_position_zero_is_identity():
 
 
 def test_partial_rope_leaves_the_second_half_alone():
-    x = torch.randn(2, 4, 6, 128)                    # (batch, heads, seq, head_dim)
+    x = torch.randn(2, 4, 6, 128)  # (batch, heads, seq, head_dim)
     y = _rotate(x, list(range(6)), rotary_dim=64, interleaved=True)
     torch.testing.assert_close(y[..., 64:], x[..., 64:])
     assert not torch.allclose(y[..., 1:, :64], x[..., 1:, :64])
@@ -43,6 +43,7 @@ def test_partial_rope_leaves_the_second_half_alone():
 
 def test_matches_transformers_llama_rope():
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
     torch.manual_seed(0)
     q, k = torch.randn(2, 4, 9, 16), torch.randn(2, 4, 9, 16)
     cos, sin = RotaryEmbedding(16)(torch.arange(9))
@@ -54,7 +55,7 @@ def test_matches_transformers_llama_rope():
 
 def test_inv_freq_formula():
     f = rope_inv_freq(8, theta=10000.0)
-    torch.testing.assert_close(f, torch.tensor([1.0, 10000 ** -0.25, 10000 ** -0.5, 10000 ** -0.75]))
+    torch.testing.assert_close(f, torch.tensor([1.0, 10000**-0.25, 10000**-0.5, 10000**-0.75]))
 
 
 def test_alibi_slopes_and_bias():
@@ -63,8 +64,8 @@ def test_alibi_slopes_and_bias():
     assert s40.shape == (40,) and math.isclose(s40[32].item(), 2 ** (-8 / 64), rel_tol=1e-6)
     b = alibi_bias(2, 4)
     assert b.shape == (2, 4, 4)
-    torch.testing.assert_close(b[0, 3], torch.tensor([-3.0, -2.0, -1.0, 0.0]) * 2 ** -4)
-    torch.testing.assert_close(alibi_bias(2, 1, 4)[:, 0], b[:, 3])   # last query row, with a cache
+    torch.testing.assert_close(b[0, 3], torch.tensor([-3.0, -2.0, -1.0, 0.0]) * 2**-4)
+    torch.testing.assert_close(alibi_bias(2, 1, 4)[:, 0], b[:, 3])  # last query row, with a cache
 
 
 def test_bad_input():

@@ -40,7 +40,7 @@ def test_label_smoothing_distribution():
 
 def test_noam_rate():
     peak = rate(400, 512, 1.0, 400)
-    assert math.isclose(peak, 512 ** -0.5 * 400 ** -0.5)
+    assert math.isclose(peak, 512**-0.5 * 400**-0.5)
     assert rate(200, 512, 1.0, 400) < peak and rate(800, 512, 1.0, 400) < peak
     assert rate(0, 512, 1.0, 400) == rate(1, 512, 1.0, 400)
     with pytest.raises(ValueError, match="warmup"):
@@ -63,5 +63,7 @@ def _train_and_check():
     loss_fn = SimpleLossCompute(model.generator, LabelSmoothing(7, 0, 0.0))
     gen = torch.Generator().manual_seed(0)
     first, state = run_epoch(copy_task_batches(7, 6, 32, 10, gen), model, loss_fn, opt, sched)
-    later, state = run_epoch(copy_task_batches(7, 6, 32, 40, gen), model, loss_fn, opt, sched, state)
+    later, state = run_epoch(
+        copy_task_batches(7, 6, 32, 40, gen), model, loss_fn, opt, sched, state
+    )
     assert later < first and state.step == 50 and state.tokens == 50 * 32 * 5

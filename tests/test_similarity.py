@@ -66,13 +66,16 @@ def test_unknown_words_get_near_spellings():
     assert similar_spellings("北平", ["北京", "平"], n=1) == ["平"]  # ties: listed first wins
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: nearest_neighbours(np.eye(4), WORDS, "北京"), ValueError, "one row per word"),
-    (lambda: nearest_neighbours(_vectors(), WORDS, "北京", k=0), ValueError, "k must be"),
-    (lambda: nearest_neighbours(_vectors(), WORDS, 3), TypeError, "word must be a str"),
-    (lambda: cosine_similarity_matrix(np.ones(3)), ValueError, "2-D"),
-    (lambda: cosine_similarity_matrix(np.full((2, 2), np.inf)), ValueError, "NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: nearest_neighbours(np.eye(4), WORDS, "北京"), ValueError, "one row per word"),
+        (lambda: nearest_neighbours(_vectors(), WORDS, "北京", k=0), ValueError, "k must be"),
+        (lambda: nearest_neighbours(_vectors(), WORDS, 3), TypeError, "word must be a str"),
+        (lambda: cosine_similarity_matrix(np.ones(3)), ValueError, "2-D"),
+        (lambda: cosine_similarity_matrix(np.full((2, 2), np.inf)), ValueError, "NaN or inf"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

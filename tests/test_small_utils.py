@@ -78,7 +78,15 @@ def test_report_lists_everything_and_no_problems_here():
     buf = io.StringIO()
     problems = report(file=buf)
     text = buf.getvalue()
-    for needle in ("Python", "PyTorch", "CUDA build", "CPU threads", "CJK font", "corpus:", "gensim"):
+    for needle in (
+        "Python",
+        "PyTorch",
+        "CUDA build",
+        "CPU threads",
+        "CJK font",
+        "corpus:",
+        "gensim",
+    ):
         assert needle in text
     assert problems == [], problems
 

@@ -49,7 +49,7 @@ def data_file(tmp_path_factory):
     """120 lines cut from one repeated sentence (no corpus parsing: these tests must stay fast)."""
     rng = random.Random(0)
     text = "中国人民迎接新年，经济发展和改革开放取得了新的成就。" * 4
-    lines = [text[(i := rng.randrange(26)):i + rng.randint(20, 60)] for _ in range(120)]
+    lines = [text[(i := rng.randrange(26)) : i + rng.randint(20, 60)] for _ in range(120)]
     path = tmp_path_factory.mktemp("data") / "lines.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
     return str(path)
@@ -115,12 +115,19 @@ def test_resume_continues_where_it_stopped(data_file, tmp_path):
 
 def test_resume_is_bit_exact_with_dropout(data_file, tmp_path):
     """Dropout masks come from a generator seeded by (seed, step, rank), like the batches."""
-    full = train(_cfg(data_file, tmp_path / "full", steps=4, dropout=0.2), show_progress=False,
-                 verbose=False)
-    train(_cfg(data_file, tmp_path / "part", steps=4, dropout=0.2, stop_after=2),
-          show_progress=False, verbose=False)
-    rest = train(_cfg(data_file, tmp_path / "part", steps=4, dropout=0.2, resume=True),
-                 show_progress=False, verbose=False)
+    full = train(
+        _cfg(data_file, tmp_path / "full", steps=4, dropout=0.2), show_progress=False, verbose=False
+    )
+    train(
+        _cfg(data_file, tmp_path / "part", steps=4, dropout=0.2, stop_after=2),
+        show_progress=False,
+        verbose=False,
+    )
+    rest = train(
+        _cfg(data_file, tmp_path / "part", steps=4, dropout=0.2, resume=True),
+        show_progress=False,
+        verbose=False,
+    )
     assert [r["train_loss"] for r in full.history] == [r["train_loss"] for r in rest.history]
     for a, b in zip(full.model.state_dict().values(), rest.model.state_dict().values()):
         assert torch.equal(a, b)
@@ -131,14 +138,32 @@ def test_resume_after_sigkill_is_bit_exact(data_file, tmp_path):
     import signal
     import time
 
-    args = ["--data", data_file, "--steps", "60", "--save-interval", "5", "--eval-interval",
-            "1000", "--device", "cpu"] + [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items()
-                                          if k not in ("save_interval", "eval_interval")]
+    args = [
+        "--data",
+        data_file,
+        "--steps",
+        "60",
+        "--save-interval",
+        "5",
+        "--eval-interval",
+        "1000",
+        "--device",
+        "cpu",
+    ] + [
+        f"--{k.replace('_', '-')}={v}"
+        for k, v in SMALL.items()
+        if k not in ("save_interval", "eval_interval")
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COURSE_NO_PROGRESS": "1"}
     cmd = [sys.executable, "-m", "course_utils.train_gpt", *args]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*cmd, "--out-dir", str(killed)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, "--out-dir", str(killed)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while not (killed / "ckpt.pt").exists() and time.time() < deadline:
         time.sleep(0.01)
@@ -147,15 +172,27 @@ def test_resume_after_sigkill_is_bit_exact(data_file, tmp_path):
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     step = load_checkpoint(killed / "ckpt.pt")["step"]
     assert 0 < step < 60
-    resumed = subprocess.run([*cmd, "--out-dir", str(killed), "--resume"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [*cmd, "--out-dir", str(killed), "--resume"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resumed from {killed / 'ckpt.pt'} at step {step}" in resumed.stdout
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the subprocesses run: the same arithmetic, bit for bit
     try:
-        whole = _cfg(data_file, tmp_path / "whole", steps=60, save_interval=5,
-                     eval_interval=1000, device="cpu")
+        whole = _cfg(
+            data_file,
+            tmp_path / "whole",
+            steps=60,
+            save_interval=5,
+            eval_interval=1000,
+            device="cpu",
+        )
         train(whole, show_progress=False, verbose=False)
     finally:
         torch.set_num_threads(threads)
@@ -248,46 +285,64 @@ def test_bad_config_and_tokenizer():
         train(TrainConfig(data="no-such-corpus"), show_progress=False)
 
 
-@pytest.mark.parametrize("field, value, exc, match", [
-    ("grad_clip", -1.0, ValueError, "TrainConfig.grad_clip .* got -1"),  # training would diverge
-    ("weight_decay", -1.0, ValueError, "TrainConfig.weight_decay"),
-    ("eval_tokens", -5, ValueError, "TrainConfig.eval_tokens must be a non-negative int"),
-    ("eval_tokens", 10, ValueError, "TrainConfig.eval_tokens must be 0 .* or >= block_size"),
-    ("stop_after", -1, ValueError, "TrainConfig.stop_after must be a positive int"),
-    ("stop_after", 0, ValueError, "TrainConfig.stop_after"),
-    ("limit", 0, ValueError, "TrainConfig.limit"),
-    ("warmup", -1, ValueError, "TrainConfig.warmup"),
-    ("lr", float("nan"), ValueError, "TrainConfig.lr"),
-    ("dropout", 1.0, ValueError, "TrainConfig.dropout"),
-    ("valid_fraction", 0.0, ValueError, "TrainConfig.valid_fraction"),
-    ("device", "gpu", ValueError, "TrainConfig.device must be one of"),
-    ("n_head", 3, ValueError, r"d_model \(128\) must be divisible"),
-    ("tie_weights", "false", TypeError, "TrainConfig.tie_weights must be bool, got str 'false'"),
-    ("lr", "0.1", TypeError, "TrainConfig.lr must be float, got str"),
-    ("steps", 10.0, TypeError, "TrainConfig.steps must be int"),
-    ("steps", True, TypeError, "TrainConfig.steps must be int"),
-    ("limit", "300", TypeError, "TrainConfig.limit must be int or None"),
-    ("data", None, TypeError, "TrainConfig.data must be str"),
-])
+@pytest.mark.parametrize(
+    "field, value, exc, match",
+    [
+        (
+            "grad_clip",
+            -1.0,
+            ValueError,
+            "TrainConfig.grad_clip .* got -1",
+        ),  # training would diverge
+        ("weight_decay", -1.0, ValueError, "TrainConfig.weight_decay"),
+        ("eval_tokens", -5, ValueError, "TrainConfig.eval_tokens must be a non-negative int"),
+        ("eval_tokens", 10, ValueError, "TrainConfig.eval_tokens must be 0 .* or >= block_size"),
+        ("stop_after", -1, ValueError, "TrainConfig.stop_after must be a positive int"),
+        ("stop_after", 0, ValueError, "TrainConfig.stop_after"),
+        ("limit", 0, ValueError, "TrainConfig.limit"),
+        ("warmup", -1, ValueError, "TrainConfig.warmup"),
+        ("lr", float("nan"), ValueError, "TrainConfig.lr"),
+        ("dropout", 1.0, ValueError, "TrainConfig.dropout"),
+        ("valid_fraction", 0.0, ValueError, "TrainConfig.valid_fraction"),
+        ("device", "gpu", ValueError, "TrainConfig.device must be one of"),
+        ("n_head", 3, ValueError, r"d_model \(128\) must be divisible"),
+        (
+            "tie_weights",
+            "false",
+            TypeError,
+            "TrainConfig.tie_weights must be bool, got str 'false'",
+        ),
+        ("lr", "0.1", TypeError, "TrainConfig.lr must be float, got str"),
+        ("steps", 10.0, TypeError, "TrainConfig.steps must be int"),
+        ("steps", True, TypeError, "TrainConfig.steps must be int"),
+        ("limit", "300", TypeError, "TrainConfig.limit must be int or None"),
+        ("data", None, TypeError, "TrainConfig.data must be str"),
+    ],
+)
 def test_config_fields_are_checked(field, value, exc, match):
     with pytest.raises(exc, match=match):
         TrainConfig(**{field: value})
 
 
-@pytest.mark.parametrize("content, exc, match", [
-    ('{"tie_weights": "false"}', TypeError, "c.json: TrainConfig.tie_weights must be bool"),
-    ('{"lr": "0.1"}', TypeError, "c.json: TrainConfig.lr must be float"),
-    ('{"grad_clip": -1}', ValueError, "c.json: TrainConfig.grad_clip"),
-    ('[1, 2]', TypeError, "c.json must hold a JSON object .* got a JSON list"),
-    ('"steps"', TypeError, "got a JSON str"),
-    ('{"steps": 5', ValueError, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, exc, match",
+    [
+        ('{"tie_weights": "false"}', TypeError, "c.json: TrainConfig.tie_weights must be bool"),
+        ('{"lr": "0.1"}', TypeError, "c.json: TrainConfig.lr must be float"),
+        ('{"grad_clip": -1}', ValueError, "c.json: TrainConfig.grad_clip"),
+        ("[1, 2]", TypeError, "c.json must hold a JSON object .* got a JSON list"),
+        ('"steps"', TypeError, "got a JSON str"),
+        ('{"steps": 5', ValueError, "not valid JSON"),
+    ],
+)
 def test_json_config_errors_name_the_file_and_field(tmp_path, content, exc, match):
     path = tmp_path / "c.json"
     path.write_text(content)
     with pytest.raises(exc, match=match):
         TrainConfig.from_json(path)
-    assert TrainConfig.from_json(_write(tmp_path / "ok.json", '{"lr": 1}')).lr == 1  # int is a float
+    assert (
+        TrainConfig.from_json(_write(tmp_path / "ok.json", '{"lr": 1}')).lr == 1
+    )  # int is a float
 
 
 def _write(path, text):
@@ -295,13 +350,16 @@ def _write(path, text):
     return path
 
 
-@pytest.mark.parametrize("flags, match", [
-    (["--grad-clip", "-1"], "grad_clip"),
-    (["--weight-decay", "-1"], "weight_decay"),
-    (["--eval-tokens", "-5"], "eval_tokens"),
-    (["--stop-after", "-1"], "stop_after"),
-    (["--sample", "-3"], "--sample"),
-])
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--grad-clip", "-1"], "grad_clip"),
+        (["--weight-decay", "-1"], "weight_decay"),
+        (["--eval-tokens", "-5"], "eval_tokens"),
+        (["--stop-after", "-1"], "stop_after"),
+        (["--sample", "-3"], "--sample"),
+    ],
+)
 def test_cli_rejects_bad_flags_before_training(tmp_path, capsys, flags, match):
     assert main([*flags, "--out-dir", str(tmp_path / "x")]) == 2
     assert match in capsys.readouterr().err
@@ -329,8 +387,10 @@ def test_checkpoint_missing_parts_and_torn_log(data_file, tmp_path):
         ({**good, "step": "2"}, "'step' must be a non-negative int"),
         ({**good, "itos": "abc"}, "'itos' \\(the vocabulary\\) must be a list"),
         ({**good, "model": {}}, "the model weights do not fit"),
-        ({**good, "model": {**good["model"], "extra.weight": torch.zeros(1)}},
-         "the model weights do not fit"),
+        (
+            {**good, "model": {**good["model"], "extra.weight": torch.zeros(1)}},
+            "the model weights do not fit",
+        ),
         ({**good, "optimizer": {"state": {}, "param_groups": []}}, "optimiser state does not fit"),
     ]
     for state, match in cases:

@@ -61,22 +61,25 @@ def test_config_errors():
 TINY = dict(src_vocab=10, tgt_vocab=10, N=1, d_model=16, d_ff=32, h=4)
 
 
-@pytest.mark.parametrize("override, error, match", [
-    (dict(N=0), ValueError, "N must be a positive int, got 0"),  # used to build 0 layers
-    (dict(N=-2), ValueError, "N must be a positive int, got -2"),
-    (dict(N=1.5), TypeError, "N must be a positive int"),
-    (dict(h=0), ValueError, "h must be a positive int, got 0"),  # used to divide by zero
-    (dict(d_model=15, h=3), ValueError, "d_model must be even for the sinusoidal"),
-    (dict(d_model=18, h=4), ValueError, "divisible"),
-    (dict(d_model=0), ValueError, "d_model must be a positive int"),
-    (dict(d_ff=0), ValueError, "d_ff must be a positive int"),
-    (dict(src_vocab=0), ValueError, "src_vocab must be a positive int"),
-    (dict(max_len=0), ValueError, "max_len must be a positive int"),
-    (dict(dropout=1.0), ValueError, "dropout must be a number in"),
-    (dict(dropout=-0.1), ValueError, "dropout"),
-    (dict(positional="rope"), ValueError, "positional must be one of"),
-    (dict(n_token_types=-1), ValueError, "n_token_types"),
-])
+@pytest.mark.parametrize(
+    "override, error, match",
+    [
+        (dict(N=0), ValueError, "N must be a positive int, got 0"),  # used to build 0 layers
+        (dict(N=-2), ValueError, "N must be a positive int, got -2"),
+        (dict(N=1.5), TypeError, "N must be a positive int"),
+        (dict(h=0), ValueError, "h must be a positive int, got 0"),  # used to divide by zero
+        (dict(d_model=15, h=3), ValueError, "d_model must be even for the sinusoidal"),
+        (dict(d_model=18, h=4), ValueError, "divisible"),
+        (dict(d_model=0), ValueError, "d_model must be a positive int"),
+        (dict(d_ff=0), ValueError, "d_ff must be a positive int"),
+        (dict(src_vocab=0), ValueError, "src_vocab must be a positive int"),
+        (dict(max_len=0), ValueError, "max_len must be a positive int"),
+        (dict(dropout=1.0), ValueError, "dropout must be a number in"),
+        (dict(dropout=-0.1), ValueError, "dropout"),
+        (dict(positional="rope"), ValueError, "positional must be one of"),
+        (dict(n_token_types=-1), ValueError, "n_token_types"),
+    ],
+)
 def test_make_model_rejects_impossible_sizes(override, error, match):
     with pytest.raises(error, match=match):
         make_model(**{**TINY, **override})
@@ -95,10 +98,24 @@ def test_make_model_shapes_and_options():
     out = model(src, tgt, (src != 0).unsqueeze(-2), subsequent_mask(5))
     assert out.shape == (3, 5, D)
     assert model.generator(out).shape == (3, 5, 13)
-    tied = make_model(src_vocab=11, tgt_vocab=11, N=1, d_model=D, d_ff=FF, h=H,
-                      share_embeddings=True, tie_generator=True, activation="gelu", positional="learned")
-    assert tied.generator.proj.weight is tied.tgt_embed[0].lut.weight is tied.src_embed[0].lut.weight
-    untied = make_model(src_vocab=11, tgt_vocab=11, N=1, d_model=D, d_ff=FF, h=H, positional="learned")
+    tied = make_model(
+        src_vocab=11,
+        tgt_vocab=11,
+        N=1,
+        d_model=D,
+        d_ff=FF,
+        h=H,
+        share_embeddings=True,
+        tie_generator=True,
+        activation="gelu",
+        positional="learned",
+    )
+    assert (
+        tied.generator.proj.weight is tied.tgt_embed[0].lut.weight is tied.src_embed[0].lut.weight
+    )
+    untied = make_model(
+        src_vocab=11, tgt_vocab=11, N=1, d_model=D, d_ff=FF, h=H, positional="learned"
+    )
     assert count_parameters(untied) - count_parameters(tied) == 2 * 11 * D
 
 

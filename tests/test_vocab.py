@@ -82,16 +82,19 @@ def test_char_tokenizer_is_a_vocab_of_sorted_characters():
         tok.decode([-1])
 
 
-@pytest.mark.parametrize("sentences, exc, match", [
-    ("我们 去", TypeError, "not one string"),
-    (None, TypeError, "list of token lists, got NoneType"),
-    (iter([["a"]]), TypeError, "list"),
-    ([], ValueError, "the corpus is empty"),
-    (["我们 去"], TypeError, "sentence 0 is a string"),
-    ([["a"], 5], TypeError, "sentence 1 is of type int"),
-    ([["a", ""]], TypeError, "non-empty str"),
-    ([["a", 3]], TypeError, "non-empty str"),
-])
+@pytest.mark.parametrize(
+    "sentences, exc, match",
+    [
+        ("我们 去", TypeError, "not one string"),
+        (None, TypeError, "list of token lists, got NoneType"),
+        (iter([["a"]]), TypeError, "list"),
+        ([], ValueError, "the corpus is empty"),
+        (["我们 去"], TypeError, "sentence 0 is a string"),
+        ([["a"], 5], TypeError, "sentence 1 is of type int"),
+        ([["a", ""]], TypeError, "non-empty str"),
+        ([["a", 3]], TypeError, "non-empty str"),
+    ],
+)
 def test_check_sentences(sentences, exc, match):
     with pytest.raises(exc, match=match):
         check_sentences(sentences)

@@ -48,6 +48,7 @@ def topic_margin(kv, topics):
 
 # --- corpus pipeline ---------------------------------------------------------
 
+
 def test_keep_probabilities_formula_and_sample_zero():
     counts = np.array([900, 90, 9, 1])
     keep = keep_probabilities(counts, sample=0.01)
@@ -74,8 +75,9 @@ def test_skipgram_pairs_respects_window_and_sentences():
 
 def test_skipgram_pairs_dynamic_window_distances():
     n, c = 50_000, 4
-    centers, contexts = skipgram_pairs(np.arange(n), np.zeros(n, dtype=np.int64), c,
-                                       np.random.default_rng(0))
+    centers, contexts = skipgram_pairs(
+        np.arange(n), np.zeros(n, dtype=np.int64), c, np.random.default_rng(0)
+    )
     measured = np.bincount(np.abs(contexts - centers), minlength=c + 1)[1:] / (2 * n)
     assert np.allclose(measured, (c - np.arange(c)) / c, atol=0.02)
     with pytest.raises(ValueError, match="window"):
@@ -126,6 +128,7 @@ def test_config_rejects_bad_values(kwargs):
 
 # --- loss and training ---------------------------------------------------------
 
+
 def test_sgns_grads_match_autograd():
     g = torch.Generator().manual_seed(0)
     v = torch.randn(6, 4, dtype=torch.float64, generator=g, requires_grad=True)
@@ -144,14 +147,19 @@ def test_sgns_loss_value():
 @pytest.mark.parametrize("sg", [1, 0])
 def test_training_learns_topics_like_gensim(sg):
     sentences, topics = topic_corpus()
-    config = Word2VecConfig(vector_size=16, window=3, min_count=1, sg=sg, epochs=5, sample=0,
-                            batch_size=256, seed=0)
+    config = Word2VecConfig(
+        vector_size=16, window=3, min_count=1, sg=sg, epochs=5, sample=0, batch_size=256, seed=0
+    )
     result = train_word2vec(sentences, config, show_progress=False)
     assert result.vectors.shape == (24, 16) and result.words_per_second > 0
     assert np.all(np.isfinite(result.vectors)) and len(result.losses) > 0
     ours = topic_margin(result.keyed_vectors(), topics)
-    reference = topic_margin(train_gensim_word2vec(sentences, vector_size=16, window=3, min_count=1,
-                                                   epochs=5, sg=sg, sample=0), topics)
+    reference = topic_margin(
+        train_gensim_word2vec(
+            sentences, vector_size=16, window=3, min_count=1, epochs=5, sg=sg, sample=0
+        ),
+        topics,
+    )
     assert ours > 0.3 and reference > 0.3, (ours, reference)
 
 
@@ -176,35 +184,50 @@ def test_gensim_wrapper_is_gensims_own_constructor():
 
     sentences, _ = topic_corpus(120)
     ours = train_gensim_word2vec(sentences, vector_size=8, min_count=1, epochs=2, seed=3)
-    theirs = Word2Vec(sentences=sentences, vector_size=8, min_count=1, epochs=2, seed=3, sg=1,
-                      workers=1).wv
+    theirs = Word2Vec(
+        sentences=sentences, vector_size=8, min_count=1, epochs=2, seed=3, sg=1, workers=1
+    ).wv
     assert ours.index_to_key == theirs.index_to_key
     assert np.array_equal(ours.vectors, theirs.vectors)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    # one string, not token lists: gensim would train on its characters
-    (lambda: train_gensim_word2vec("北京 上海"), TypeError, "not one string"),
-    (lambda: train_gensim_word2vec(["北京 上海"]), TypeError, "sentence 0 is a string"),
-    (lambda: train_gensim_word2vec([["北京", 3]]), TypeError, "non-empty str"),
-    (lambda: train_gensim_word2vec(iter([["a", "b"]])), TypeError, "list"),
-    # gensim's own message would be "you must first build vocabulary"
-    (lambda: train_gensim_word2vec([["a", "b"]] * 3, min_count=5), ValueError,
-     "min_count=5"),
-    # one word per sentence: no (center, context) pair, gensim would return untrained vectors
-    (lambda: train_gensim_word2vec([["a"], ["b"]] * 5, min_count=1), ValueError,
-     "no sentence keeps two words"),
-    (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, sg=2), ValueError, "sg"),
-    (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, window=0), ValueError, "window"),
-    (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, vector_size=2.5), TypeError,
-     "vector_size"),
-    (lambda: train_word2vec([["a"], ["b"]] * 5, Word2VecConfig(min_count=1)), ValueError,
-     "no sentence keeps two words"),
-    (lambda: train_word2vec([["a", "b"], ["c"]], Word2VecConfig(min_count=2)), ValueError,
-     "min_count=2"),
-    (lambda: train_word2vec("北京 上海"), TypeError, "not one string"),
-    (lambda: Word2VecCorpus([["a", None]]), TypeError, "non-empty str"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        # one string, not token lists: gensim would train on its characters
+        (lambda: train_gensim_word2vec("北京 上海"), TypeError, "not one string"),
+        (lambda: train_gensim_word2vec(["北京 上海"]), TypeError, "sentence 0 is a string"),
+        (lambda: train_gensim_word2vec([["北京", 3]]), TypeError, "non-empty str"),
+        (lambda: train_gensim_word2vec(iter([["a", "b"]])), TypeError, "list"),
+        # gensim's own message would be "you must first build vocabulary"
+        (lambda: train_gensim_word2vec([["a", "b"]] * 3, min_count=5), ValueError, "min_count=5"),
+        # one word per sentence: no (center, context) pair, gensim would return untrained vectors
+        (
+            lambda: train_gensim_word2vec([["a"], ["b"]] * 5, min_count=1),
+            ValueError,
+            "no sentence keeps two words",
+        ),
+        (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, sg=2), ValueError, "sg"),
+        (lambda: train_gensim_word2vec([["a", "b"]], min_count=1, window=0), ValueError, "window"),
+        (
+            lambda: train_gensim_word2vec([["a", "b"]], min_count=1, vector_size=2.5),
+            TypeError,
+            "vector_size",
+        ),
+        (
+            lambda: train_word2vec([["a"], ["b"]] * 5, Word2VecConfig(min_count=1)),
+            ValueError,
+            "no sentence keeps two words",
+        ),
+        (
+            lambda: train_word2vec([["a", "b"], ["c"]], Word2VecConfig(min_count=2)),
+            ValueError,
+            "min_count=2",
+        ),
+        (lambda: train_word2vec("北京 上海"), TypeError, "not one string"),
+        (lambda: Word2VecCorpus([["a", None]]), TypeError, "non-empty str"),
+    ],
+)
 def test_bad_corpora_get_clear_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -217,6 +240,7 @@ def test_rare_words_dropped_across_sentences_still_leave_pairs():
 
 
 # --- evaluation ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def random_kv():
@@ -233,8 +257,10 @@ def test_to_keyed_vectors_checks_shape():
 def test_similarity_matches_gensim(random_kv, tmp_path):
     path = tmp_path / "pairs.tsv"
     rng = np.random.default_rng(1)
-    lines = ["# a comment"] + [f"w{a}\tw{b}\t{s:.2f}" for a, b, s in
-                               zip(rng.integers(0, 60, 40), rng.integers(0, 60, 40), rng.random(40) * 10)]
+    lines = ["# a comment"] + [
+        f"w{a}\tw{b}\t{s:.2f}"
+        for a, b, s in zip(rng.integers(0, 60, 40), rng.integers(0, 60, 40), rng.random(40) * 10)
+    ]
     lines.append("w1\tunknownword\t5.0")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     ours = evaluate_similarity(random_kv, path)
@@ -254,8 +280,10 @@ def test_analogies_match_gensim(random_kv, tmp_path):
     score, sections = random_kv.evaluate_word_analogies(str(path))
     assert ours.accuracy == pytest.approx(score)
     assert ours.n_total == 61 and ours.n_used == 60
-    assert ours.sections["first"] == (len(sections[0]["correct"]),
-                                       len(sections[0]["correct"]) + len(sections[0]["incorrect"]))
+    assert ours.sections["first"] == (
+        len(sections[0]["correct"]),
+        len(sections[0]["correct"]) + len(sections[0]["incorrect"]),
+    )
 
 
 def test_unknown_and_malformed_evaluation_files(tmp_path):
@@ -289,6 +317,7 @@ def test_random_baseline_keeps_vocabulary(random_kv):
 
 
 # --- the course's Chinese evaluation set ---------------------------------------
+
 
 def test_chinese_sets_parse_and_state_their_origin():
     pairs = read_similarity_pairs("zh_similarity")

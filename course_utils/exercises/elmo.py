@@ -26,13 +26,21 @@ def check_scalar_mix(fn):
     expect(isinstance(out, torch.Tensor), f"expected a tensor, got {type(out).__name__}")
     raw = gamma * sum(s * h for s, h in zip(scalars, layers))
     if out.shape == expected.shape and torch.allclose(out, raw, atol=1e-5):
-        raise CheckFailed("you weighted the layers by the raw scalars. Hint: normalise them "
-                          "with a softmax first, so that the weights are positive and sum to 1")
+        raise CheckFailed(
+            "you weighted the layers by the raw scalars. Hint: normalise them "
+            "with a softmax first, so that the weights are positive and sum to 1"
+        )
     if out.shape == expected.shape and torch.allclose(out * gamma, expected, atol=1e-5):
-        raise CheckFailed("the result is off by a factor gamma. "
-                          "Hint: scale the weighted sum by gamma")
-    expect_close(out, expected, "ELMo vector", atol=1e-5,
-                 hint="gamma * sum_j softmax(scalars)[j] * layers[j]")
+        raise CheckFailed(
+            "the result is off by a factor gamma. Hint: scale the weighted sum by gamma"
+        )
+    expect_close(
+        out,
+        expected,
+        "ELMo vector",
+        atol=1e-5,
+        hint="gamma * sum_j softmax(scalars)[j] * layers[j]",
+    )
     return f"weights {[round(w, 3) for w in mix.weights.tolist()]} sum to 1"
 
 
@@ -44,19 +52,33 @@ def check_lm_targets(fn):
     f_ref, b_ref = lm_targets(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.bool))
     f_ref, b_ref = f_ref[0].tolist(), b_ref[0].tolist()
     out = fn(ids)
-    expect(isinstance(out, tuple | list) and len(out) == 2,
-           "expected a pair (forward_targets, backward_targets)")
+    expect(
+        isinstance(out, tuple | list) and len(out) == 2,
+        "expected a pair (forward_targets, backward_targets)",
+    )
     fwd, bwd = (list(map(int, x)) for x in out)
     if fwd == b_ref and bwd == f_ref:
-        raise CheckFailed("the two directions are swapped. Hint: the forward LM reads left to "
-                          "right, so at position t it predicts the NEXT word ids[t+1]")
+        raise CheckFailed(
+            "the two directions are swapped. Hint: the forward LM reads left to "
+            "right, so at position t it predicts the NEXT word ids[t+1]"
+        )
     if fwd == ids or bwd == ids:
-        raise CheckFailed("a position may not predict its own word: then the LM could copy its "
-                          "input. Hint: shift by one position")
-    expect_equal(fwd, f_ref, f"forward targets for ids={ids}",
-                 hint=f"position t predicts ids[t+1]; the last position gets {IGNORE_INDEX}")
-    expect_equal(bwd, b_ref, f"backward targets for ids={ids}",
-                 hint=f"position t predicts ids[t-1]; the first position gets {IGNORE_INDEX}")
+        raise CheckFailed(
+            "a position may not predict its own word: then the LM could copy its "
+            "input. Hint: shift by one position"
+        )
+    expect_equal(
+        fwd,
+        f_ref,
+        f"forward targets for ids={ids}",
+        hint=f"position t predicts ids[t+1]; the last position gets {IGNORE_INDEX}",
+    )
+    expect_equal(
+        bwd,
+        b_ref,
+        f"backward targets for ids={ids}",
+        hint=f"position t predicts ids[t-1]; the first position gets {IGNORE_INDEX}",
+    )
     return None
 
 
@@ -79,15 +101,21 @@ def check_most_confused_pair(fn):
     centres = rng.normal(size=(2, 8)) * 3
     senses = ["a"] * 5 + ["b"] * 5
     vectors = np.stack([centres[0 if s == "a" else 1] + rng.normal(size=8) for s in senses])
-    vectors[7] = vectors[1] + 0.3 * rng.normal(size=8)    # a "b" sentence that looks like an "a"
-    vectors[3] = vectors[2] + 0.01 * rng.normal(size=8)   # the closest pair overall: same sense
+    vectors[7] = vectors[1] + 0.3 * rng.normal(size=8)  # a "b" sentence that looks like an "a"
+    vectors[3] = vectors[2] + 0.01 * rng.normal(size=8)  # the closest pair overall: same sense
     expected = _most_confused_pair(vectors, senses)
     out = fn(vectors, senses)
     expect(isinstance(out, tuple | list) and len(out) == 2, "expected a pair of indices (i, j)")
     i, j = sorted(int(k) for k in out)
     if senses[i] == senses[j]:
-        raise CheckFailed(f"sentences {i} and {j} have the same sense {senses[i]!r}. Hint: only "
-                          "pairs whose senses differ can be confused")
-    expect_equal((i, j), expected, "most similar cross-sense pair",
-                 hint="use cosine similarity, and keep the pair with the highest value")
+        raise CheckFailed(
+            f"sentences {i} and {j} have the same sense {senses[i]!r}. Hint: only "
+            "pairs whose senses differ can be confused"
+        )
+    expect_equal(
+        (i, j),
+        expected,
+        "most similar cross-sense pair",
+        hint="use cosine similarity, and keep the pair with the highest value",
+    )
     return f"pair {expected}"

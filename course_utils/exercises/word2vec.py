@@ -6,8 +6,13 @@ import numpy as np
 
 from ..tools.selfcheck import CheckFailed, exercise, expect, expect_close, expect_equal
 
-__all__ = ["check_discard_probability", "check_noise_distribution", "check_context_pairs",
-           "check_solve_analogy", "toy_analogy_vectors"]
+__all__ = [
+    "check_discard_probability",
+    "check_noise_distribution",
+    "check_context_pairs",
+    "check_solve_analogy",
+    "toy_analogy_vectors",
+]
 
 
 @exercise("Exercise 1: subsampling (discard probability)")
@@ -17,10 +22,17 @@ def check_discard_probability(fn):
     for f, t in cases:
         got = float(fn(f, t))
         expected = max(0.0, 1.0 - np.sqrt(t / f))
-        expect(0.0 <= got <= 1.0, f"discard probability for f={f}, t={t} is {got:.4f}, "
-               "outside [0, 1]. Hint: a word rarer than t is never discarded, so clip at 0")
-        expect_close(got, expected, f"discard probability for f={f}, t={t}",
-                     hint="Mikolov et al. (2013): P(discard) = 1 - sqrt(t / f), and 0 when f <= t")
+        expect(
+            0.0 <= got <= 1.0,
+            f"discard probability for f={f}, t={t} is {got:.4f}, "
+            "outside [0, 1]. Hint: a word rarer than t is never discarded, so clip at 0",
+        )
+        expect_close(
+            got,
+            expected,
+            f"discard probability for f={f}, t={t}",
+            hint="Mikolov et al. (2013): P(discard) = 1 - sqrt(t / f), and 0 when f <= t",
+        )
     return "frequent words are dropped often, words rarer than t never"
 
 
@@ -31,9 +43,13 @@ def check_noise_distribution(fn):
     got = np.asarray(fn(counts, 0.75), dtype=float)
     expect_equal(got.shape, counts.shape, "shape of the noise distribution")
     expect_close(got.sum(), 1.0, "sum of the probabilities", hint="normalise: divide by the total")
-    expected = counts ** 0.75 / (counts ** 0.75).sum()
-    expect_close(got, expected, "noise probabilities for counts [900, 90, 9, 1]",
-                 hint="raise the counts to the power 0.75 first, then normalise")
+    expected = counts**0.75 / (counts**0.75).sum()
+    expect_close(
+        got,
+        expected,
+        "noise probabilities for counts [900, 90, 9, 1]",
+        hint="raise the counts to the power 0.75 first, then normalise",
+    )
     unigram = counts / counts.sum()
     expect(got[-1] > unigram[-1], "the rarest word should be drawn more often than its frequency")
     return f"the rarest word goes from {unigram[-1]:.4f} to {got[-1]:.4f}"
@@ -44,13 +60,27 @@ def check_context_pairs(fn):
     """``fn(tokens, window)`` -> list of (center, context) pairs, in reading order."""
     tokens = ["我们", "在", "北京", "过", "春节"]
     got = [tuple(p) for p in fn(tokens, 1)]
-    expected = [("我们", "在"), ("在", "我们"), ("在", "北京"), ("北京", "在"), ("北京", "过"),
-                ("过", "北京"), ("过", "春节"), ("春节", "过")]
-    expect(all(c != x or tokens.count(c) > 1 for c, x in got),
-           "a word is never its own context: skip offset 0")
-    expect_equal(len(got), len(expected), "number of pairs for window=1 on 5 tokens",
-                 hint="each word pairs with the words at distance 1..window on BOTH sides, "
-                      "without running past either end")
+    expected = [
+        ("我们", "在"),
+        ("在", "我们"),
+        ("在", "北京"),
+        ("北京", "在"),
+        ("北京", "过"),
+        ("过", "北京"),
+        ("过", "春节"),
+        ("春节", "过"),
+    ]
+    expect(
+        all(c != x or tokens.count(c) > 1 for c, x in got),
+        "a word is never its own context: skip offset 0",
+    )
+    expect_equal(
+        len(got),
+        len(expected),
+        "number of pairs for window=1 on 5 tokens",
+        hint="each word pairs with the words at distance 1..window on BOTH sides, "
+        "without running past either end",
+    )
     expect_equal(sorted(got), sorted(expected), "the pairs for window=1")
     got2 = [tuple(p) for p in fn(tokens, 2)]
     expect_equal(len(got2), 14, "number of pairs for window=2 on 5 tokens")
@@ -66,14 +96,17 @@ def toy_analogy_vectors():
     from ..word2vec import to_keyed_vectors
 
     words = ["king", "queen", "man", "woman", "apple", "royal"]
-    vectors = np.array([
-        [5.0, 5.0, 0.0],  # king: a long vector (a frequent word)
-        [-0.2, 0.7, 1.0],  # queen
-        [1.0, 0.0, 0.0],  # man
-        [0.0, 0.0, 1.0],  # woman
-        [0.0, 1.0, 0.0],  # apple
-        [4.0, 5.0, 1.2],  # royal: wins only if the long king vector dominates the sum
-    ], dtype=np.float32)
+    vectors = np.array(
+        [
+            [5.0, 5.0, 0.0],  # king: a long vector (a frequent word)
+            [-0.2, 0.7, 1.0],  # queen
+            [1.0, 0.0, 0.0],  # man
+            [0.0, 0.0, 1.0],  # woman
+            [0.0, 1.0, 0.0],  # apple
+            [4.0, 5.0, 1.2],  # royal: wins only if the long king vector dominates the sum
+        ],
+        dtype=np.float32,
+    )
     return to_keyed_vectors(words, vectors)
 
 
@@ -84,14 +117,20 @@ def check_solve_analogy(fn):
     ref = kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0]
     got = fn(kv, "man", "king", "woman")
     expect(isinstance(got, str), f"return the answer word as a str, got {type(got).__name__}")
-    expect(got not in ("man", "king", "woman"),
-           f"got {got!r}, one of the question words. Hint: exclude a, b and c from the candidates")
+    expect(
+        got not in ("man", "king", "woman"),
+        f"got {got!r}, one of the question words. Hint: exclude a, b and c from the candidates",
+    )
     other = fn(kv, "king", "royal", "apple")  # here c itself is closest to b - a + c
-    expect(other not in ("king", "royal", "apple"),
-           f"king : royal :: apple : ? gave {other!r}, one of the question words. "
-           "Hint: exclude a, b and c from the candidates")
+    expect(
+        other not in ("king", "royal", "apple"),
+        f"king : royal :: apple : ? gave {other!r}, one of the question words. "
+        "Hint: exclude a, b and c from the candidates",
+    )
     if got != ref:
-        raise CheckFailed(f"man : king :: woman : ? gave {got!r}, expected {ref!r}. Hint: "
-                          "normalise every vector to unit length before adding (kv.get_vector(w, "
-                          "norm=True)), then rank all words by cosine similarity")
+        raise CheckFailed(
+            f"man : king :: woman : ? gave {got!r}, expected {ref!r}. Hint: "
+            "normalise every vector to unit length before adding (kv.get_vector(w, "
+            "norm=True)), then rank all words by cosine similarity"
+        )
     return f"man : king :: woman : {got}"

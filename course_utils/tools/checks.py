@@ -104,9 +104,7 @@ def _interval(low, high, low_inclusive, high_inclusive) -> str:
     return f" in {left}, {right}"
 
 
-def probability(
-    name: str, value: Any, *, allow_zero: bool = True, allow_one: bool = True
-) -> float:
+def probability(name: str, value: Any, *, allow_zero: bool = True, allow_one: bool = True) -> float:
     """``value`` if it is a probability: in [0, 1], or (0, 1] / [0, 1) / (0, 1) as asked."""
     return finite_number(
         name, value, low=0.0, high=1.0, low_inclusive=allow_zero, high_inclusive=allow_one

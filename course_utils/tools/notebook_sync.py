@@ -88,8 +88,11 @@ def check_notebook(nb_path: str | Path) -> list[SyncedDefinition]:
         except ImportError as exc:
             add("<module>", False, str(exc))
             continue
-        pkg_defs = {n.name: n for n in ast.parse(inspect.getsource(module)).body
-                    if isinstance(n, _DEFINITIONS)}
+        pkg_defs = {
+            n.name: n
+            for n in ast.parse(inspect.getsource(module)).body
+            if isinstance(n, _DEFINITIONS)
+        }
         for node in defs:
             ref = pkg_defs.get(node.name)
             if ref is None:

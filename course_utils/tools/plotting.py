@@ -154,8 +154,15 @@ def heatmap(
             for j in range(m.shape[1]):
                 r, g, b, _ = im.cmap(im.norm(m[i, j]))
                 luminance = 0.299 * r + 0.587 * g + 0.114 * b  # dark cell -> white text
-                ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=8,
-                        color="white" if luminance < 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    format(m[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if luminance < 0.5 else "black",
+                )
     if title:
         ax.set_title(title)
     if xlabel:
