@@ -22,9 +22,14 @@ def result(tmp_path_factory):
 def test_every_comparison_has_rows(result):
     res, _, _ = result
     names = [r["comparison"] for r in res["rows"]]
-    for expected in ("word2vec SGNS training", "word2vec SGNS quality",
-                     "MultiHeadedAttention forward", "encoder-decoder training", "GPT training",
-                     "GPT training MFU"):
+    for expected in (
+        "word2vec SGNS training",
+        "word2vec SGNS quality",
+        "MultiHeadedAttention forward",
+        "encoder-decoder training",
+        "GPT training",
+        "GPT training MFU",
+    ):
         assert expected in names
     assert sum(n.startswith("attention n=") for n in names) == 2 * 3  # speed and memory, 3 n
     assert sum(n.startswith("GPT decoding") for n in names) == 3

@@ -34,16 +34,16 @@ def test_number_divides_and_runs_counts_calls():
 def test_thread_count_is_set_during_the_call_and_restored():
     before = torch.get_num_threads()
     seen = []
-    t = time_call(lambda: seen.append(torch.get_num_threads()), repeat=2, warmup=0,
-                  num_threads=1)
+    t = time_call(lambda: seen.append(torch.get_num_threads()), repeat=2, warmup=0, num_threads=1)
     assert set(seen) == {1} and t.num_threads == 1
     assert torch.get_num_threads() == before
     # default: the caller's current thread count, not the Timer's default of one
     assert time_call(lambda: None, repeat=1, warmup=0).num_threads == before
 
 
-@pytest.mark.parametrize("kwargs", [dict(repeat=0), dict(number=0), dict(warmup=-1),
-                                    dict(repeat=1.5)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(repeat=0), dict(number=0), dict(warmup=-1), dict(repeat=1.5)]
+)
 def test_bad_counts_are_clear_errors(kwargs):
     with pytest.raises(ValueError, match="repeat >= 1"):
         time_call(lambda: None, **kwargs)

@@ -73,8 +73,15 @@ def test_bench_bf16_training_step_runs_on_cpu():
 def test_llama_in_bf16_weights_generates_like_float32():
     """Chapter 08 loads local models in bf16 on CUDA: the same forward, here in bf16 on CPU."""
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, intermediate_size=128, max_position_embeddings=64)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=64,
+    )
     model = cfg.build().eval()
     x = torch.randint(0, 64, (1, 12))
     with torch.no_grad():
@@ -93,8 +100,9 @@ def test_encoder_decoder_under_autocast():
     from course_utils.transformer import TransformerConfig, make_model
 
     torch.manual_seed(0)
-    model = make_model(TransformerConfig(src_vocab=20, tgt_vocab=20, N=1, d_model=32, d_ff=64,
-                                         h=4, dropout=0.0)).eval()
+    model = make_model(
+        TransformerConfig(src_vocab=20, tgt_vocab=20, N=1, d_model=32, d_ff=64, h=4, dropout=0.0)
+    ).eval()
     b = Batch(torch.randint(1, 20, (2, 7)), torch.randint(1, 20, (2, 6)), pad=0)
     with torch.no_grad():
         ref = model.generator(model(b.src, b.tgt, b.src_mask, b.tgt_mask))

@@ -31,8 +31,9 @@ def test_runs_a_copy_and_collects_asserted_figures(tmp_path):
     copy = nbformat.read(tmp_path / "out" / "a.ipynb", as_version=4)
     assert len(copy.cells) == 4  # the memory probe is not left in the copy
     assert copy.cells[0].outputs[0]["text"].strip() == "quick 1"
-    assert r.key_figures == [{"cell": f"2 ({copy.cells[2].id})",
-                              "lines": ["held-out accuracy 0.97"]}]
+    assert r.key_figures == [
+        {"cell": f"2 ({copy.cells[2].id})", "lines": ["held-out accuracy 0.97"]}
+    ]
     assert r.max_allocated_gb is None  # no CUDA in this kernel
 
 
@@ -67,3 +68,25 @@ def test_asserts_are_found_by_syntax():
     assert gpu_check._asserts("%matplotlib inline\nassert 1 == 1")
     assert gpu_check._asserts("for i in range(2):\n    assert i < 2")
     assert not gpu_check._asserts("print('assert nothing')")
+
+
+def test_smoke_mode_lists_failed_asserts_and_goes_on(tmp_path):
+    nb = _notebook(
+        tmp_path / "s.ipynb",
+        "loss = 5.0",
+        "assert loss < 1.0, 'did not learn'",
+        "print('after')",
+    )
+    r = gpu_check.run_notebook(nb, tmp_path / "out", profile="quick", smoke=True, limit_s=120)
+    assert r.status == "ok"
+    assert r.failed_asserts == [
+        {
+            "cell": r.failed_asserts[0]["cell"],
+            "assert": "assert loss < 1.0, 'did not learn'",
+            "message": "did not learn",
+        }
+    ]
+    assert r.failed_asserts[0]["cell"].startswith("1 ")
+    # outside smoke mode the same assert fails the notebook
+    r = gpu_check.run_notebook(nb, tmp_path / "out", profile="quick", smoke=False, limit_s=120)
+    assert r.status == "error" and "AssertionError" in r.error

@@ -64,7 +64,8 @@ def test_smoke_keeps_shapes_and_takes_run_length_from_quick(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
     assert smoke_mode()
     got = by_profile(quick=QUICK, default=QUICK, gpu=GPU, profile="gpu")
-    assert got == _Sizes(384, 64, 10, 500, 0.5, (64, 384), 5)
+    # steps: quick's 10, cut to SMOKE_MAX_STEPS = 2
+    assert got == _Sizes(384, 64, 2, 500, 0.5, (64, 384), 2)
     assert smoke_fields(GPU) == ("steps", "lines", "min_acc", "scaling_steps")
     # quick is never changed, and without COURSE_SMOKE nothing is capped
     assert by_profile(quick=QUICK, default=GPU, profile="quick") == QUICK
@@ -74,7 +75,7 @@ def test_smoke_keeps_shapes_and_takes_run_length_from_quick(monkeypatch):
 
 def test_smoke_without_gpu_sizes_caps_default_and_scalars_take_quick(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    assert by_profile(quick=QUICK, default=GPU, profile="gpu").steps == 10
+    assert by_profile(quick=QUICK, default=GPU, profile="gpu").lines == 500
     assert by_profile(quick=3, default=100, gpu=1000, profile="gpu") == 3
 
 
@@ -86,6 +87,14 @@ def test_smoke_fields_can_be_declared():
         steps: int
 
     assert smoke_sizes(Declared(100, 100), Declared(1, 1)) == Declared(1, 100)
+
+    @dataclass(frozen=True)
+    class Timed:
+        bench_repeat: int
+        epochs: int
+        keep_going: bool
+
+    assert smoke_sizes(Timed(10, 20, True), Timed(5, 1, False)) == Timed(1, 1, True)
 
     @dataclass(frozen=True)
     class Wrong:
@@ -104,14 +113,38 @@ def test_smoke_errors(monkeypatch):
         smoke_sizes(GPU, 3)
 
 
-@pytest.mark.parametrize("name, quick", [
-    ("steps", True), ("lever_steps", True), ("copy_epochs", True), ("zh_lines", True),
-    ("en_sentences", True), ("n_train", True), ("n_pos", True), ("bench_repeat", True),
-    ("scale_trials", True), ("num_test_per_len", True), ("new_tokens", True), ("lr", True),
-    ("min_sense_acc", True), ("num_min_acc", True), ("must_beat", True), ("chain_budget", True),
-    ("d_model", False), ("n_layer", False), ("block_size", False), ("batch_size", False),
-    ("hidden_dim", False), ("max_words", False), ("cost_lengths", False), ("kv_lengths", False),
-    ("bpe_vocab", False), ("demo_width", False), ("bench_shape", False), ("sizes", False),
-])
+@pytest.mark.parametrize(
+    "name, quick",
+    [
+        ("steps", True),
+        ("lever_steps", True),
+        ("copy_epochs", True),
+        ("zh_lines", True),
+        ("en_sentences", True),
+        ("n_train", True),
+        ("n_pos", True),
+        ("bench_repeat", True),
+        ("scale_trials", True),
+        ("num_test_per_len", True),
+        ("new_tokens", True),
+        ("lr", True),
+        ("min_sense_acc", True),
+        ("num_min_acc", True),
+        ("must_beat", True),
+        ("chain_budget", True),
+        ("d_model", False),
+        ("n_layer", False),
+        ("block_size", False),
+        ("batch_size", False),
+        ("hidden_dim", False),
+        ("max_words", False),
+        ("cost_lengths", False),
+        ("kv_lengths", False),
+        ("bpe_vocab", False),
+        ("demo_width", False),
+        ("bench_shape", False),
+        ("sizes", False),
+    ],
+)
 def test_field_name_convention(name, quick):
     assert bool(RUN_LENGTH_FIELD.search(name)) is quick

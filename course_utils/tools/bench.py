@@ -51,41 +51,75 @@ def _peak_tensor_memory():
 class BenchSizes:
     """The sizes of every comparison; ``SIZES`` holds the three presets."""
 
-    repeat: int                     # samples per timing (median reported)
-    w2v_corpus: str                 # "people_daily" (its first w2v_lines lines) or "lee"
+    repeat: int  # samples per timing (median reported)
+    w2v_corpus: str  # "people_daily" (its first w2v_lines lines) or "lee"
     w2v_lines: int
     w2v_epochs: int
-    w2v_repeat: int                 # training runs per implementation
-    mha_shape: tuple                # (batch, seq, d_model, heads)
-    attn_lengths: tuple             # sequence lengths n of hand-written attention vs SDPA
+    w2v_repeat: int  # training runs per implementation
+    mha_shape: tuple  # (batch, seq, d_model, heads)
+    attn_lengths: tuple  # sequence lengths n of hand-written attention vs SDPA
     attn_heads: int
-    seq2seq: tuple                  # (layers N, d_model, d_ff, heads, batch, seq, vocab)
-    gpt: tuple                      # (layers, d_model, heads, block, batch, vocab)
-    kv_model: tuple                 # (layers, d_model, heads) of the KV-cache decoding model
-    kv_lengths: tuple               # new tokens generated
-    llama: tuple                    # (layers, hidden, heads, GQA kv heads, new tokens)
-    mfu_gpt: tuple                  # (layers, d_model, heads, block, batch, vocab) for MFU
-    peak_n: int                     # the square matmul that measures the machine's peak
+    seq2seq: tuple  # (layers N, d_model, d_ff, heads, batch, seq, vocab)
+    gpt: tuple  # (layers, d_model, heads, block, batch, vocab)
+    kv_model: tuple  # (layers, d_model, heads) of the KV-cache decoding model
+    kv_lengths: tuple  # new tokens generated
+    llama: tuple  # (layers, hidden, heads, GQA kv heads, new tokens)
+    mfu_gpt: tuple  # (layers, d_model, heads, block, batch, vocab) for MFU
+    peak_n: int  # the square matmul that measures the machine's peak
 
 
 SIZES = {
     "smallest": BenchSizes(
-        repeat=2, w2v_corpus="lee", w2v_lines=50, w2v_epochs=1, w2v_repeat=1,
-        mha_shape=(2, 16, 32, 4), attn_lengths=(32, 64, 128), attn_heads=2,
-        seq2seq=(1, 32, 64, 4, 4, 8, 50), gpt=(1, 32, 4, 16, 4, 50), kv_model=(1, 32, 4),
-        kv_lengths=(2, 4, 8), llama=(1, 64, 8, 2, 4), mfu_gpt=(1, 32, 4, 16, 4, 50), peak_n=128),
+        repeat=2,
+        w2v_corpus="lee",
+        w2v_lines=50,
+        w2v_epochs=1,
+        w2v_repeat=1,
+        mha_shape=(2, 16, 32, 4),
+        attn_lengths=(32, 64, 128),
+        attn_heads=2,
+        seq2seq=(1, 32, 64, 4, 4, 8, 50),
+        gpt=(1, 32, 4, 16, 4, 50),
+        kv_model=(1, 32, 4),
+        kv_lengths=(2, 4, 8),
+        llama=(1, 64, 8, 2, 4),
+        mfu_gpt=(1, 32, 4, 16, 4, 50),
+        peak_n=128,
+    ),
     "cpu": BenchSizes(
-        repeat=5, w2v_corpus="people_daily", w2v_lines=4000, w2v_epochs=3, w2v_repeat=3,
-        mha_shape=(8, 128, 256, 8), attn_lengths=(256, 1024, 2048), attn_heads=4,
-        seq2seq=(2, 64, 256, 4, 64, 12, 30), gpt=(2, 64, 4, 64, 16, 4700), kv_model=(4, 128, 4),
-        kv_lengths=(32, 64, 128), llama=(4, 256, 8, 2, 64), mfu_gpt=(2, 128, 4, 64, 32, 4700),
-        peak_n=1024),
+        repeat=5,
+        w2v_corpus="people_daily",
+        w2v_lines=4000,
+        w2v_epochs=3,
+        w2v_repeat=3,
+        mha_shape=(8, 128, 256, 8),
+        attn_lengths=(256, 1024, 2048),
+        attn_heads=4,
+        seq2seq=(2, 64, 256, 4, 64, 12, 30),
+        gpt=(2, 64, 4, 64, 16, 4700),
+        kv_model=(4, 128, 4),
+        kv_lengths=(32, 64, 128),
+        llama=(4, 256, 8, 2, 64),
+        mfu_gpt=(2, 128, 4, 64, 32, 4700),
+        peak_n=1024,
+    ),
     "gpu": BenchSizes(
-        repeat=10, w2v_corpus="people_daily", w2v_lines=19484, w2v_epochs=5, w2v_repeat=3,
-        mha_shape=(32, 512, 768, 12), attn_lengths=(256, 1024, 2048), attn_heads=8,
-        seq2seq=(6, 512, 2048, 8, 64, 32, 8000), gpt=(6, 384, 6, 256, 64, 4700),
-        kv_model=(6, 384, 6), kv_lengths=(64, 128, 256), llama=(8, 1024, 16, 4, 128),
-        mfu_gpt=(12, 768, 12, 1024, 16, 50257), peak_n=8192),
+        repeat=10,
+        w2v_corpus="people_daily",
+        w2v_lines=19484,
+        w2v_epochs=5,
+        w2v_repeat=3,
+        mha_shape=(32, 512, 768, 12),
+        attn_lengths=(256, 1024, 2048),
+        attn_heads=8,
+        seq2seq=(6, 512, 2048, 8, 64, 32, 8000),
+        gpt=(6, 384, 6, 256, 64, 4700),
+        kv_model=(6, 384, 6),
+        kv_lengths=(64, 128, 256),
+        llama=(8, 1024, 16, 4, 128),
+        mfu_gpt=(12, 768, 12, 1024, 16, 50257),
+        peak_n=8192,
+    ),
 }
 
 
@@ -94,13 +128,13 @@ class Row:
     """One comparison: candidate and reference values, and their ratio."""
 
     comparison: str
-    quantity: str          # speed, memory, quality or utilisation
+    quantity: str  # speed, memory, quality or utilisation
     candidate: str
     reference: str
     candidate_value: float
     reference_value: float
     unit: str
-    ratio: float           # candidate / reference of the quantity
+    ratio: float  # candidate / reference of the quantity
     repeat: int
     number: int
     note: str = ""
@@ -119,20 +153,53 @@ class Bench:
         self.rows.append(row)
         return row
 
-    def speed(self, comparison: str, candidate: str, reference: str, cand: Timing, ref: Timing,
-              work: float = 1.0, unit: str = "ms", note: str = "") -> Row:
+    def speed(
+        self,
+        comparison: str,
+        candidate: str,
+        reference: str,
+        cand: Timing,
+        ref: Timing,
+        work: float = 1.0,
+        unit: str = "ms",
+        note: str = "",
+    ) -> Row:
         """A speed row: ``work`` units per call (tokens, words) or times in ms when work is 1."""
         if unit == "ms":
             cv, rv = cand.median_s * 1e3, ref.median_s * 1e3
         else:
             cv, rv = work / cand.median_s, work / ref.median_s
-        return self.add(Row(comparison, "speed", candidate, reference, cv, rv, unit,
-                            ref.median_s / cand.median_s, cand.repeat, cand.number, note))
+        return self.add(
+            Row(
+                comparison,
+                "speed",
+                candidate,
+                reference,
+                cv,
+                rv,
+                unit,
+                ref.median_s / cand.median_s,
+                cand.repeat,
+                cand.number,
+                note,
+            )
+        )
 
-    def compare(self, candidate: Callable[[], object], reference: Callable[[], object],
-                number: int = 1, repeat: int | None = None) -> tuple[Timing, Timing]:
-        _, c, r = compare(candidate, reference, repeat=repeat or self.sizes.repeat, warmup=1,
-                          number=number, num_threads=self.threads)
+    def compare(
+        self,
+        candidate: Callable[[], object],
+        reference: Callable[[], object],
+        number: int = 1,
+        repeat: int | None = None,
+    ) -> tuple[Timing, Timing]:
+        _, c, r = compare(
+            candidate,
+            reference,
+            repeat=repeat or self.sizes.repeat,
+            warmup=1,
+            number=number,
+            num_threads=self.threads,
+        )
         return c, r
 
 
@@ -148,8 +215,13 @@ def _greedy(model, idx: torch.Tensor, n: int, use_cache: bool) -> torch.Tensor:
     return model.generate(idx, n, use_cache=use_cache, **kind)
 
 
-def _train_step(model, batch_fn: Callable[[], tuple], loss_fn: Callable, autocast: bool,
-                device: torch.device) -> Callable[[], None]:
+def _decode(model, idx: torch.Tensor, n: int, use_cache: bool) -> Callable[[], torch.Tensor]:
+    return lambda: _greedy(model, idx, n, use_cache)
+
+
+def _train_step(
+    model, batch_fn: Callable[[], tuple], loss_fn: Callable, autocast: bool, device: torch.device
+) -> Callable[[], None]:
     """One optimisation step (AdamW) of ``model`` on a fixed batch, as a closure."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = batch_fn()
@@ -176,8 +248,17 @@ def bench_word2vec(b: Bench) -> None:
     else:
         sentences, name, test_set = corpora.people_daily(), "People's Daily", "zh_similarity"
     sentences = sentences[: s.w2v_lines]
-    config = Word2VecConfig(vector_size=100, window=5, min_count=5 if s.w2v_lines > 1000 else 1,
-                            sg=1, negative=5, sample=1e-3, epochs=s.w2v_epochs, seed=0, threads=1)
+    config = Word2VecConfig(
+        vector_size=100,
+        window=5,
+        min_count=5 if s.w2v_lines > 1000 else 1,
+        sg=1,
+        negative=5,
+        sample=1e-3,
+        epochs=s.w2v_epochs,
+        seed=0,
+        threads=1,
+    )
     ours, theirs = [], []
     for _ in range(s.w2v_repeat):  # interleaved, so that both see the same machine load
         result = train_word2vec(sentences, config, show_progress=False)
@@ -187,13 +268,38 @@ def bench_word2vec(b: Bench) -> None:
     c, r = statistics.median(ours), statistics.median(theirs)
     n_words = sum(len(x) for x in sentences)
     what = f"{name} {len(sentences):,} lines ({n_words:,} words), {s.w2v_epochs} epochs"
-    b.add(Row("word2vec SGNS training", "speed", "from scratch", "gensim", c, r, "words/s",
-              c / r, s.w2v_repeat, 1, f"{what}; 1 thread each, wall clock"))
+    b.add(
+        Row(
+            "word2vec SGNS training",
+            "speed",
+            "from scratch",
+            "gensim",
+            c,
+            r,
+            "words/s",
+            c / r,
+            s.w2v_repeat,
+            1,
+            f"{what}; 1 thread each, wall clock",
+        )
+    )
     q_ours = evaluate_similarity(result.keyed_vectors(), test_set)
     q_theirs = evaluate_similarity(kv_gensim, test_set)
-    b.add(Row("word2vec SGNS quality", "quality", "from scratch", "gensim", q_ours.spearman,
-              q_theirs.spearman, "Spearman", q_ours.spearman / q_theirs.spearman, 1, 1,
-              f"{test_set}: {q_theirs.n_used}/{q_theirs.n_total} pairs in vocabulary"))
+    b.add(
+        Row(
+            "word2vec SGNS quality",
+            "quality",
+            "from scratch",
+            "gensim",
+            q_ours.spearman,
+            q_theirs.spearman,
+            "Spearman",
+            q_ours.spearman / q_theirs.spearman,
+            1,
+            1,
+            f"{test_set}: {q_theirs.n_used}/{q_theirs.n_total} pairs in vocabulary",
+        )
+    )
 
 
 def bench_mha(b: Bench) -> None:
@@ -210,19 +316,27 @@ def bench_mha(b: Bench) -> None:
         def call():
             with torch.no_grad():
                 m(x, x, x)
+
         return call
 
     c, r = b.compare(run(ours), run(theirs), number=5)
-    b.speed("MultiHeadedAttention forward", "course", "nn.MultiheadAttention", c, r,
-            note=f"batch {batch}, seq {seq}, d_model {d_model}, {heads} heads, no grad")
+    b.speed(
+        "MultiHeadedAttention forward",
+        "course",
+        "nn.MultiheadAttention",
+        c,
+        r,
+        note=f"batch {batch}, seq {seq}, d_model {d_model}, {heads} heads, no grad",
+    )
 
 
 def _attention_rows(b: Bench, n: int, dtype: torch.dtype) -> None:
     from ..attention import attention
 
     torch.manual_seed(0)
-    q, k, v = (torch.randn(1, b.sizes.attn_heads, n, 64, device=b.device, dtype=dtype)
-               for _ in range(3))  # (1, heads, n, d_k)
+    q, k, v = (
+        torch.randn(1, b.sizes.attn_heads, n, 64, device=b.device, dtype=dtype) for _ in range(3)
+    )  # (1, heads, n, d_k)
 
     def hand():
         return attention(q, k, v)[0]
@@ -232,14 +346,32 @@ def _attention_rows(b: Bench, n: int, dtype: torch.dtype) -> None:
 
     tag = "" if dtype == torch.float32 else " bf16"
     c, r = b.compare(hand, sdpa, number=1)
-    b.speed(f"attention n={n}{tag}", "hand-written", "SDPA", c, r,
-            note=f"{b.sizes.attn_heads} heads, d_k 64")
+    b.speed(
+        f"attention n={n}{tag}",
+        "hand-written",
+        "SDPA",
+        c,
+        r,
+        note=f"{b.sizes.attn_heads} heads, d_k 64",
+    )
     _sync(b.device)
     peak_tensor_memory = _peak_tensor_memory()
     mem_c, mem_r = peak_tensor_memory(hand)[1], peak_tensor_memory(sdpa)[1]
-    b.add(Row(f"attention n={n}{tag}", "memory", "hand-written", "SDPA", mem_c / 2**20,
-              mem_r / 2**20, "MiB", mem_c / max(mem_r, 1), 1, 1,
-              "peak bytes of the tensors created"))
+    b.add(
+        Row(
+            f"attention n={n}{tag}",
+            "memory",
+            "hand-written",
+            "SDPA",
+            mem_c / 2**20,
+            mem_r / 2**20,
+            "MiB",
+            mem_c / max(mem_r, 1),
+            1,
+            1,
+            "peak bytes of the tensors created",
+        )
+    )
 
 
 def bench_attention(b: Bench) -> None:
@@ -256,11 +388,15 @@ def bench_seq2seq(b: Bench) -> None:
     from ..transformer import TorchTransformerModel, TransformerConfig, make_model
 
     n_layers, d_model, d_ff, h, batch, seq, vocab = b.sizes.seq2seq
-    cfg = TransformerConfig(src_vocab=vocab, tgt_vocab=vocab, N=n_layers, d_model=d_model,
-                            d_ff=d_ff, h=h, dropout=0.1)
+    cfg = TransformerConfig(
+        src_vocab=vocab, tgt_vocab=vocab, N=n_layers, d_model=d_model, d_ff=d_ff, h=h, dropout=0.1
+    )
     g = torch.Generator().manual_seed(0)
-    data = Batch(torch.randint(1, vocab, (batch, seq), generator=g),
-                 torch.randint(1, vocab, (batch, seq + 1), generator=g), pad=0).to(b.device)
+    data = Batch(
+        torch.randint(1, vocab, (batch, seq), generator=g),
+        torch.randint(1, vocab, (batch, seq + 1), generator=g),
+        pad=0,
+    ).to(b.device)
 
     def loss_fn(model):
         crit = SimpleLossCompute(model.generator, LabelSmoothing(vocab, 0, 0.1))
@@ -271,18 +407,27 @@ def bench_seq2seq(b: Bench) -> None:
     ours = make_model(cfg).to(b.device).train()
     theirs = TorchTransformerModel(cfg).to(b.device).train()
     steps = [_train_step(m, tuple, loss_fn, False, b.device) for m in (ours, theirs)]
-    c, r = b.compare(*steps, number=2)
-    b.speed("encoder-decoder training", "course", "nn.Transformer", c, r, work=data.ntokens,
-            unit="tokens/s", note=f"N={n_layers}, d_model {d_model}, d_ff {d_ff}, {h} heads, "
-            f"batch {batch} x {seq}, AdamW")
+    c, r = b.compare(steps[0], steps[1], number=2)
+    b.speed(
+        "encoder-decoder training",
+        "course",
+        "nn.Transformer",
+        c,
+        r,
+        work=data.ntokens,
+        unit="tokens/s",
+        note=f"N={n_layers}, d_model {d_model}, d_ff {d_ff}, {h} heads, "
+        f"batch {batch} x {seq}, AdamW",
+    )
 
 
 def _gpt_pair(b: Bench, dims: tuple):
     from ..gpt import GPTConfig, reference_gpt
 
     n_layer, d_model, n_head, block, batch, vocab = dims
-    cfg = GPTConfig(vocab_size=vocab, block_size=block, n_layer=n_layer, n_head=n_head,
-                    d_model=d_model)
+    cfg = GPTConfig(
+        vocab_size=vocab, block_size=block, n_layer=n_layer, n_head=n_head, d_model=d_model
+    )
     torch.manual_seed(0)
     x = torch.randint(0, vocab, (batch, block), device=b.device)  # (batch, seq)
     return cfg, cfg.build().to(b.device).train(), reference_gpt(cfg).to(b.device).train(), x
@@ -297,11 +442,18 @@ def bench_gpt(b: Bench) -> None:
     cfg, ours, ref, x = _gpt_pair(b, b.sizes.gpt)
     for autocast in (False, True) if b.device.type == "cuda" else (False,):
         steps = [_train_step(m, lambda: (x,), _gpt_loss, autocast, b.device) for m in (ours, ref)]
-        c, r = b.compare(*steps, number=2)
-        b.speed("GPT training" + (" bf16 autocast" if autocast else ""), "course",
-                "nn.TransformerEncoderLayer", c, r, work=x.numel(), unit="tokens/s",
-                note=f"{cfg.n_layer} layers, d_model {cfg.d_model}, batch {x.shape[0]} x "
-                f"{x.shape[1]}, vocab {cfg.vocab_size}, AdamW")
+        c, r = b.compare(steps[0], steps[1], number=2)
+        b.speed(
+            "GPT training" + (" bf16 autocast" if autocast else ""),
+            "course",
+            "nn.TransformerEncoderLayer",
+            c,
+            r,
+            work=x.numel(),
+            unit="tokens/s",
+            note=f"{cfg.n_layer} layers, d_model {cfg.d_model}, batch {x.shape[0]} x "
+            f"{x.shape[1]}, vocab {cfg.vocab_size}, AdamW",
+        )
 
 
 def bench_kv_cache(b: Bench) -> None:
@@ -310,14 +462,32 @@ def bench_kv_cache(b: Bench) -> None:
 
     n_layer, d_model, n_head = b.sizes.kv_model
     torch.manual_seed(0)
-    model = GPTConfig(vocab_size=4700, block_size=max(b.sizes.kv_lengths) + 1, n_layer=n_layer,
-                      n_head=n_head, d_model=d_model).build().to(b.device).eval()
+    model = (
+        GPTConfig(
+            vocab_size=4700,
+            block_size=max(b.sizes.kv_lengths) + 1,
+            n_layer=n_layer,
+            n_head=n_head,
+            d_model=d_model,
+        )
+        .build()
+        .to(b.device)
+        .eval()
+    )
     start = torch.tensor([[1]], device=b.device)
     for n in b.sizes.kv_lengths:
-        c, r = b.compare(lambda n=n: _greedy(model, start, n, True),
-                         lambda n=n: _greedy(model, start, n, False), repeat=3)
-        b.speed(f"GPT decoding, {n} tokens", "KV cache", "no cache", c, r, work=n,
-                unit="tokens/s", note=f"{n_layer} layers, d_model {d_model}, batch 1, greedy")
+        cached, plain = (_decode(model, start, n, use_cache) for use_cache in (True, False))
+        c, r = b.compare(cached, plain, repeat=3)
+        b.speed(
+            f"GPT decoding, {n} tokens",
+            "KV cache",
+            "no cache",
+            c,
+            r,
+            work=n,
+            unit="tokens/s",
+            note=f"{n_layer} layers, d_model {d_model}, batch 1, greedy",
+        )
 
 
 def bench_gqa(b: Bench) -> None:
@@ -326,23 +496,52 @@ def bench_gqa(b: Bench) -> None:
     from ..model_size import kv_cache_bytes
 
     layers, hidden, heads, kv_heads, new = b.sizes.llama
-    cfgs = [LlamaConfig(vocab_size=4700, hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=heads, num_key_value_heads=kv,
-                        intermediate_size=int(8 / 3 * hidden), max_position_embeddings=1024)
-            for kv in (kv_heads, heads)]
+    cfgs = [
+        LlamaConfig(
+            vocab_size=4700,
+            hidden_size=hidden,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
+            num_key_value_heads=kv,
+            intermediate_size=int(8 / 3 * hidden),
+            max_position_embeddings=1024,
+        )
+        for kv in (kv_heads, heads)
+    ]
     models = []
     for cfg in cfgs:
         torch.manual_seed(0)
         models.append(cfg.build().to(b.device).eval())
     prompt = torch.randint(0, 4700, (1, 8), device=b.device)
-    c, r = b.compare(*(lambda m=m: _greedy(m, prompt, new, True) for m in models), repeat=3)
+    gqa, mha = (_decode(m, prompt, new, True) for m in models)
+    c, r = b.compare(gqa, mha, repeat=3)
     what = f"{layers} layers, hidden {hidden}, {heads} query heads"
-    b.speed(f"Llama decoding, {new} tokens", f"GQA ({kv_heads} kv heads)",
-            f"MHA ({heads} kv heads)", c, r, work=new, unit="tokens/s", note=what)
+    b.speed(
+        f"Llama decoding, {new} tokens",
+        f"GQA ({kv_heads} kv heads)",
+        f"MHA ({heads} kv heads)",
+        c,
+        r,
+        work=new,
+        unit="tokens/s",
+        note=what,
+    )
     kv = [kv_cache_bytes(cfg, context=8 + new, dtype="fp32") for cfg in cfgs]
-    b.add(Row(f"Llama KV cache, {8 + new} tokens", "memory", f"GQA ({kv_heads} kv heads)",
-              f"MHA ({heads} kv heads)", kv[0] / 2**20, kv[1] / 2**20, "MiB", kv[0] / kv[1],
-              1, 1, "2 x layers x kv heads x head_dim x 4 bytes per token"))
+    b.add(
+        Row(
+            f"Llama KV cache, {8 + new} tokens",
+            "memory",
+            f"GQA ({kv_heads} kv heads)",
+            f"MHA ({heads} kv heads)",
+            kv[0] / 2**20,
+            kv[1] / 2**20,
+            "MiB",
+            kv[0] / kv[1],
+            1,
+            1,
+            "2 x layers x kv heads x head_dim x 4 bytes per token",
+        )
+    )
 
 
 def gpt_flops_per_token(model, block: int) -> tuple[float, int]:
@@ -370,16 +569,35 @@ def bench_mfu(b: Bench) -> None:
     per_token, n_params = gpt_flops_per_token(ours, x.shape[1])
     achieved = per_token * x.numel() / train_t.median_s
     kind = "bf16 autocast" if bf16 else "fp32"
-    b.add(Row("GPT training MFU", "utilisation", f"GPT training {kind}",
-              f"{n}x{n} matmul {kind.split()[0]}", achieved / 1e9, peak / 1e9, "GFLOP/s",
-              achieved / peak, train_t.repeat, train_t.number,
-              f"(6N + 12·L·d·T)·tokens/s, N = {n_params:,} (all parameters but the position "
-              f"table); {cfg.n_layer} layers, d_model {cfg.d_model}, batch {x.shape[0]} x "
-              f"{x.shape[1]}"))
+    b.add(
+        Row(
+            "GPT training MFU",
+            "utilisation",
+            f"GPT training {kind}",
+            f"{n}x{n} matmul {kind.split()[0]}",
+            achieved / 1e9,
+            peak / 1e9,
+            "GFLOP/s",
+            achieved / peak,
+            train_t.repeat,
+            train_t.number,
+            f"(6N + 12·L·d·T)·tokens/s, N = {n_params:,} (all parameters but the position "
+            f"table); {cfg.n_layer} layers, d_model {cfg.d_model}, batch {x.shape[0]} x "
+            f"{x.shape[1]}",
+        )
+    )
 
 
-BENCHES = (bench_word2vec, bench_mha, bench_attention, bench_seq2seq, bench_gpt, bench_kv_cache,
-           bench_gqa, bench_mfu)
+BENCHES = (
+    bench_word2vec,
+    bench_mha,
+    bench_attention,
+    bench_seq2seq,
+    bench_gpt,
+    bench_kv_cache,
+    bench_gqa,
+    bench_mfu,
+)
 
 
 # ---------------------------------------------------------------- running and reporting
@@ -387,10 +605,15 @@ def environment(device: torch.device, threads: int) -> dict:
     """Device, versions, threads and machine load at the start of the run."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"device": str(device), "device_name": name or platform.machine(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "threads": threads, "cpu_count": os.cpu_count(),
-            "load_average_1_5_15_min": None if load is None else [round(x, 2) for x in load]}
+    return {
+        "device": str(device),
+        "device_name": name or platform.machine(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": threads,
+        "cpu_count": os.cpu_count(),
+        "load_average_1_5_15_min": None if load is None else [round(x, 2) for x in load],
+    }
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -406,18 +629,34 @@ def _fmt(value: float, unit: str) -> str:
 def format_table(rows: list[Row]) -> str:
     """The rows as a fixed-width text table."""
     head = ("comparison", "candidate", "value", "reference", "value", "ratio", "runs")
-    body = [(r.comparison, r.candidate, _fmt(r.candidate_value, r.unit), r.reference,
-             _fmt(r.reference_value, r.unit), f"{r.ratio:.2f}x" if r.quantity != "utilisation"
-             else f"{r.ratio:.1%}", f"{r.repeat}x{r.number}") for r in rows]
+    body = [
+        (
+            r.comparison,
+            r.candidate,
+            _fmt(r.candidate_value, r.unit),
+            r.reference,
+            _fmt(r.reference_value, r.unit),
+            f"{r.ratio:.2f}x" if r.quantity != "utilisation" else f"{r.ratio:.1%}",
+            f"{r.repeat}x{r.number}",
+        )
+        for r in rows
+    ]
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
-             for line in [head, *body]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in [head, *body]
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
 
 
-def run(size: str | None = None, device: torch.device | None = None, threads: int | None = None,
-        out: str | Path | None = DEFAULT_OUT, benches=BENCHES, file=None) -> dict:
+def run(
+    size: str | None = None,
+    device: torch.device | None = None,
+    threads: int | None = None,
+    out: str | Path | None = DEFAULT_OUT,
+    benches=BENCHES,
+    file=None,
+) -> dict:
     """Run the comparisons, print the table, write it as JSON to ``out``; return the result."""
     from .device import get_device
 
@@ -428,9 +667,13 @@ def run(size: str | None = None, device: torch.device | None = None, threads: in
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
     threads = threads or torch.get_num_threads()
     env = environment(device, threads)
-    print(f"device {env['device']} ({env['device_name']}), torch {env['torch']}, {threads} "
-          f"thread(s) of {env['cpu_count']} CPUs, load average {env['load_average_1_5_15_min']}, "
-          f"sizes '{size}'", file=file, flush=True)
+    print(
+        f"device {env['device']} ({env['device_name']}), torch {env['torch']}, {threads} "
+        f"thread(s) of {env['cpu_count']} CPUs, load average {env['load_average_1_5_15_min']}, "
+        f"sizes '{size}'",
+        file=file,
+        flush=True,
+    )
     b = Bench(SIZES[size], device, threads)
     t0 = time.perf_counter()
     seconds = {}
@@ -439,12 +682,20 @@ def run(size: str | None = None, device: torch.device | None = None, threads: in
         fn(b)
         seconds[fn.__name__] = round(time.perf_counter() - t, 1)
         print(f"  {fn.__name__}: {seconds[fn.__name__]:.1f} s", file=file, flush=True)
-    result = {**env, "size": size, "sizes": asdict(SIZES[size]), "seconds": seconds,
-              "total_seconds": round(time.perf_counter() - t0, 1),
-              "rows": [asdict(r) for r in b.rows]}
+    result = {
+        **env,
+        "size": size,
+        "sizes": asdict(SIZES[size]),
+        "seconds": seconds,
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "rows": [asdict(r) for r in b.rows],
+    }
     print(format_table(b.rows), file=file)
-    print(f"ratio = candidate / reference (speed: > 1 means the course's code is faster; memory: "
-          f"< 1 means it needs less); {result['total_seconds']:.0f} s in all", file=file)
+    print(
+        f"ratio = candidate / reference (speed: > 1 means the course's code is faster; memory: "
+        f"< 1 means it needs less); {result['total_seconds']:.0f} s in all",
+        file=file,
+    )
     if out is not None:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -454,8 +705,9 @@ def run(size: str | None = None, device: torch.device | None = None, threads: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="JSON file for the table")
     parser.add_argument("--size", choices=sorted(SIZES), help="default: gpu on CUDA, else cpu")
     parser.add_argument("--threads", type=int, help="torch threads (default: all torch uses)")

@@ -70,7 +70,7 @@ def notebook_sizes(nb_path: str | Path, profile: str = "gpu"):
     def pick(*, quick, default, gpu=None):
         return {"quick": quick, "default": default}.get(profile, default if gpu is None else gpu)
 
-    keep = []
+    keep: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             keep.append(node)
@@ -84,6 +84,8 @@ def notebook_sizes(nb_path: str | Path, profile: str = "gpu"):
     namespace = {"dataclass": dataclass, "field": dataclasses.field, "by_profile": pick}
     exec(compile(module, name, "exec"), namespace)  # noqa: S102 -- the course's own notebooks
     target = next(n for n in keep if isinstance(n, ast.Assign)).targets[0]
+    if not isinstance(target, ast.Name):
+        raise ValueError(f"{name}: by_profile's result must be assigned to a plain name")
     return namespace[target.id]
 
 
@@ -159,13 +161,19 @@ class Estimate:
         return (self.state_bytes + self.activation_bytes) / GB
 
     def __str__(self) -> str:
-        return (f"{self.notebook:<22} {self.total_gb:6.2f} GB  {self.workload} "
-                f"({self.params:,} parameters; weights+grads+AdamW {self.state_bytes / GB:.2f} GB, "
-                f"activations {self.activation_bytes / GB:.2f} GB)")
+        return (
+            f"{self.notebook:<22} {self.total_gb:6.2f} GB  {self.workload} "
+            f"({self.params:,} parameters; weights+grads+AdamW {self.state_bytes / GB:.2f} GB, "
+            f"activations {self.activation_bytes / GB:.2f} GB)"
+        )
 
 
-def training_estimate(notebook: str, workload: str, build: Callable[[], torch.nn.Module],
-                      loss: Callable[[torch.nn.Module], torch.Tensor]) -> Estimate:
+def training_estimate(
+    notebook: str,
+    workload: str,
+    build: Callable[[], torch.nn.Module],
+    loss: Callable[[torch.nn.Module], torch.Tensor],
+) -> Estimate:
     """Build on meta, count parameters, and meter one forward + backward of ``loss(model)``."""
     with torch.device("meta"):
         model = build()
@@ -191,8 +199,12 @@ def _env(sizes) -> Estimate:
 def _elmo(sizes) -> Estimate:
     from ..elmo import ElmoConfig
 
-    cfg = ElmoConfig(vocab_size=sizes.max_words + 4, n_chars=PEOPLE_DAILY_CHARS_BOUND + 6,
-                     hidden_dim=sizes.hidden_dim, proj_dim=sizes.proj_dim)
+    cfg = ElmoConfig(
+        vocab_size=sizes.max_words + 4,
+        n_chars=PEOPLE_DAILY_CHARS_BOUND + 6,
+        hidden_dim=sizes.hidden_dim,
+        proj_dim=sizes.proj_dim,
+    )
     seq = 40 + 2  # split_sentences keeps at most 40 words, plus <bos> and <eos>
 
     def loss(model):
@@ -202,8 +214,9 @@ def _elmo(sizes) -> Estimate:
         fwd, bwd = model.lm_loss(char_ids, mask, _meta_long(sizes.batch_size, seq))
         return (fwd + bwd) / 2
 
-    return training_estimate("04_elmo", f"biLM training, batch {sizes.batch_size} x {seq} words",
-                             cfg.build, loss)
+    return training_estimate(
+        "04_elmo", f"biLM training, batch {sizes.batch_size} x {seq} words", cfg.build, loss
+    )
 
 
 def _attention(sizes) -> Estimate:
@@ -213,16 +226,25 @@ def _attention(sizes) -> Estimate:
     q, k, v = (torch.empty(1, h, n, d_k, device="meta") for _ in range(3))  # (1, h, n, d_k)
     inputs = 3 * q.numel() * 4
     peak = peak_meta_bytes(lambda: attention(q, k, v))
-    return Estimate("05_self_attention", f"hand-written attention, n={n}, {h} heads, fp32",
-                    0, 0.0, inputs + peak)
+    return Estimate(
+        "05_self_attention",
+        f"hand-written attention, n={n}, {h} heads, fp32",
+        0,
+        0.0,
+        inputs + peak,
+    )
 
 
 def _gpt(sizes) -> Estimate:
     from ..train_gpt import TrainConfig
 
-    tc = TrainConfig(d_model=max(sizes.d_model, *sizes.scaling_widths), n_layer=sizes.n_layer,
-                     n_head=4, block_size=sizes.block_size,
-                     batch_size=max(sizes.main_batch_size, sizes.batch_size))
+    tc = TrainConfig(
+        d_model=max(sizes.d_model, *sizes.scaling_widths),
+        n_layer=sizes.n_layer,
+        n_head=4,
+        block_size=sizes.block_size,
+        batch_size=max(sizes.main_batch_size, sizes.batch_size),
+    )
     cfg = tc.model_config(PEOPLE_DAILY_CHARS_BOUND)
 
     def loss(model):
@@ -230,17 +252,28 @@ def _gpt(sizes) -> Estimate:
         return model(x, x)[1]
 
     return training_estimate(
-        "07_gpt", f"GPT training, d_model {cfg.d_model}, {cfg.n_layer} layers, "
-        f"batch {tc.batch_size} x {tc.block_size}", cfg.build, loss)
+        "07_gpt",
+        f"GPT training, d_model {cfg.d_model}, {cfg.n_layer} layers, "
+        f"batch {tc.batch_size} x {tc.block_size}",
+        cfg.build,
+        loss,
+    )
 
 
 def _llama(sizes) -> Estimate:
     from ..llama import tiny_config
 
     w = sizes.demo_width
-    cfg = tiny_config("qwen2-7b", hidden_size=w, num_hidden_layers=sizes.demo_layers,
-                      num_attention_heads=8, num_key_value_heads=2, head_dim=w // 8,
-                      intermediate_size=2 * w, max_position_embeddings=1024)
+    cfg = tiny_config(
+        "qwen2-7b",
+        hidden_size=w,
+        num_hidden_layers=sizes.demo_layers,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        head_dim=w // 8,
+        intermediate_size=2 * w,
+        max_position_embeddings=1024,
+    )
     with torch.device("meta"):
         model = cfg.build().eval()
     n = count_parameters(model)
@@ -250,8 +283,13 @@ def _llama(sizes) -> Estimate:
         with torch.no_grad():
             model(_meta_long(1, seq))
 
-    return Estimate("08_open_models", f"Llama-style forward over {seq} tokens (no cache), fp32",
-                    n, n * 4.0, peak_meta_bytes(forward))
+    return Estimate(
+        "08_open_models",
+        f"Llama-style forward over {seq} tokens (no cache), fp32",
+        n,
+        n * 4.0,
+        peak_meta_bytes(forward),
+    )
 
 
 ESTIMATES: dict[str, Callable[[object], Estimate]] = {

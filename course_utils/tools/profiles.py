@@ -15,14 +15,18 @@ sizes once, e.g.::
     SIZES = by_profile(quick=Sizes(1, 16), default=Sizes(5, 64), gpu=Sizes(20, 256))
 
 Smoke mode (``COURSE_SMOKE=1``, used with ``COURSE_PROFILE=gpu`` by ``make
-test-smoke``) runs a notebook with the chosen profile's *shapes* but the quick
-profile's *run length*: in a ``Sizes`` dataclass, every field whose name says
-how long the notebook runs or how much data it reads (``steps``, ``epochs``,
+test-smoke``) runs a notebook with the chosen profile's *shapes* but a token
+*run length*, to find the bugs that only the large shapes trigger without
+training anything. In a ``Sizes`` dataclass, every field whose name says how
+long the notebook runs or how much data it reads (``steps``, ``epochs``,
 ``lines``, ``n_train``, ``repeat``, ...) or what a trained model must reach
-(``min_*``, ``must_*``) takes its quick value; all other fields (widths, depths,
-batch and sequence sizes, vocabularies) keep the profile's value. A dataclass
-may name its run-length fields itself with ``SMOKE_FIELDS: ClassVar[tuple]``.
-A value that is not a dataclass takes its quick value.
+(``min_*``, ``must_*``) takes its quick value, and then step and epoch counts
+are cut to ``SMOKE_MAX_STEPS`` and timing repeats to 1; all other fields
+(widths, depths, batch and sequence sizes, vocabularies) keep the profile's
+value. A dataclass may name its run-length fields itself with
+``SMOKE_FIELDS: ClassVar[tuple]``. A value that is not a dataclass takes its
+quick value. Trained models are not expected to reach their asserted figures
+in so few steps (``make test-smoke`` reports those assertions, not fails them).
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ RUN_LENGTH_FIELD = re.compile(
     r"new_tokens|lr)$"
     r"|^n_(train|pos|test)$|^max_chain_len$|(^|_)min_|^must_"
 )
+SMOKE_MAX_STEPS = 2  # optimisation steps (or epochs) a smoke run takes at most
+# (field pattern, the largest value smoke mode keeps), applied after the quick value
+SMOKE_CAPS = (
+    (re.compile(r"(^|_)(steps?|epochs?)$"), SMOKE_MAX_STEPS),
+    (re.compile(r"(^|_)repeat$"), 1),
+)
 
 T = TypeVar("T")
 
@@ -60,7 +70,7 @@ def get_profile() -> str:
 
 
 def smoke_mode() -> bool:
-    """True when ``$COURSE_SMOKE`` is 1/true/yes: profile shapes, quick run length."""
+    """True when ``$COURSE_SMOKE`` is 1/true/yes: the profile's shapes, a token run length."""
     value = os.environ.get(SMOKE_VAR, "").strip().lower()
     if value in ("", "0", "false", "no"):
         return False
@@ -76,20 +86,31 @@ def smoke_fields(sizes) -> tuple[str, ...]:
     if declared is not None:
         unknown = sorted(set(declared) - set(names))
         if unknown:
-            raise ValueError(f"{type(sizes).__name__}.SMOKE_FIELDS names {unknown}, which are "
-                             f"not fields; fields are {names}")
+            raise ValueError(
+                f"{type(sizes).__name__}.SMOKE_FIELDS names {unknown}, which are "
+                f"not fields; fields are {names}"
+            )
         return tuple(declared)
     return tuple(n for n in names if RUN_LENGTH_FIELD.search(n))
 
 
 def smoke_sizes(full: T, quick: T) -> T:
-    """``full``'s shapes with ``quick``'s run length (see the module docstring)."""
+    """``full``'s shapes with a token run length (see the module docstring)."""
     if not (dataclasses.is_dataclass(full) and not isinstance(full, type)):
         return quick
     if type(quick) is not type(full):
-        raise TypeError(f"quick and the profile's sizes must be the same dataclass, got "
-                        f"{type(quick).__name__} and {type(full).__name__}")
-    return dataclasses.replace(full, **{n: getattr(quick, n) for n in smoke_fields(full)})
+        raise TypeError(
+            f"quick and the profile's sizes must be the same dataclass, got "
+            f"{type(quick).__name__} and {type(full).__name__}"
+        )
+    values = {}
+    for name in smoke_fields(full):
+        value = getattr(quick, name)
+        for pattern, cap in SMOKE_CAPS:
+            if pattern.search(name) and isinstance(value, int) and not isinstance(value, bool):
+                value = min(value, cap)
+        values[name] = value
+    return dataclasses.replace(full, **values)
 
 
 def by_profile(*, quick: T, default: T, gpu: T | None = None, profile: str | None = None) -> T:
