@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -200,8 +201,10 @@ def to_torch_mha(mha: MultiHeadedAttention) -> nn.MultiheadAttention:
             f"got {type(mha).__name__}"
         )
     d_model = mha.h * mha.d_k
-    w = mha.linears[0].weight
-    bias = mha.linears[0].bias is not None
+    # W_Q, W_K, W_V, W_O (mypy types a ModuleList's items as nn.Module)
+    w_q, w_k, w_v, w_o = cast("list[nn.Linear]", list(mha.linears))
+    w = w_q.weight
+    bias = w_q.bias is not None
     ref = nn.MultiheadAttention(
         d_model,
         mha.h,
@@ -212,11 +215,11 @@ def to_torch_mha(mha: MultiHeadedAttention) -> nn.MultiheadAttention:
         dtype=w.dtype,
     )
     with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([lin.weight for lin in mha.linears[:3]]))
-        ref.out_proj.weight.copy_(mha.linears[3].weight)
+        ref.in_proj_weight.copy_(torch.cat([w_q.weight, w_k.weight, w_v.weight]))
+        ref.out_proj.weight.copy_(w_o.weight)
         if bias:
-            ref.in_proj_bias.copy_(torch.cat([lin.bias for lin in mha.linears[:3]]))
-            ref.out_proj.bias.copy_(mha.linears[3].bias)
+            ref.in_proj_bias.copy_(torch.cat([w_q.bias, w_k.bias, w_v.bias]))
+            ref.out_proj.bias.copy_(w_o.bias)
     return ref.train(mha.training)
 
 

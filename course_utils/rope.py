@@ -35,7 +35,7 @@ def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor):
 
 
 def apply_rope(
-    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool = False
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, interleaved: bool = False
 ) -> torch.Tensor:
     """Rotate the first 2*cos.size(-1) coordinates of x (..., seq, head_dim); keep the rest."""
     rotary_dim = 2 * cos.size(-1)

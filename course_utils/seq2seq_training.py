@@ -71,7 +71,7 @@ class LabelSmoothing(nn.Module):
         self.confidence = 1.0 - smoothing
         self.smoothing = smoothing
         self.size = size
-        self.true_dist = None
+        self.true_dist: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if x.size(-1) != self.size:

@@ -699,7 +699,8 @@ def _parser() -> argparse.ArgumentParser:
         if f.type == "bool":
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            kind = {"int": int, "float": float, "str": str, "int | None": int}[f.type]
+            # f.type is the annotation as a string (from __future__ import annotations)
+            kind = {"int": int, "float": float, "str": str, "int | None": int}[str(f.type)]
             p.add_argument(flag, type=kind, default=None, help=f"default {f.default!r}")
     return p
 

@@ -332,7 +332,7 @@ def copy_from_torch_layer(
         )
     pairs = [(ours.self_attn, theirs.self_attn)]
     norms = [theirs.norm1, theirs.norm2]
-    if decoder:
+    if isinstance(theirs, nn.TransformerDecoderLayer):  # (= decoder, in a form mypy narrows)
         pairs.append((ours.src_attn, theirs.multihead_attn))
         norms.append(theirs.norm3)
     for mine, torch_mha in pairs:

@@ -58,6 +58,14 @@ def test_missing_package_error_names_the_package(monkeypatch):
         corpora.gensim_path("no-such-file.txt")
 
 
+def test_a_bare_folder_of_the_package_name_is_reported(tmp_path, monkeypatch):
+    # a folder without __init__.py imports as a namespace package whose __file__ is None
+    (tmp_path / "course_no_such_corpus_pkg").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(corpora.CorpusNotFoundError, match="without __init__.py"):
+        corpora._package_dir("course_no_such_corpus_pkg", "course-no-such-corpus-pkg")
+
+
 def test_bad_limit():
     with pytest.raises(ValueError, match="limit must be a positive int"):
         corpora.people_daily(limit=0)

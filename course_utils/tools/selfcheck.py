@@ -62,7 +62,7 @@ def exercise(title: str) -> Callable[[Callable[..., str | None]], Callable[..., 
             print(msg)
             return CheckResult(title, True, True, msg)
 
-        run.title = title  # type: ignore[attr-defined]
+        run.title = title
         return run
 
     return wrap
