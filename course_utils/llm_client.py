@@ -11,7 +11,10 @@ environment:
 ``LLMClient.chat`` returns the answer; ``LLMClient.stream`` yields it piece by
 piece as it is generated. A rate limit (HTTP 429) or a server error (5xx) is
 retried with exponential back-off; every other failure becomes an ``LLMError``
-subclass whose message says what to check.
+subclass whose message says what to check. A server that cannot be reached and a
+server that was reached but did not answer in time are different errors, and a
+stream that stops before the server has finished the answer raises instead of
+passing for a complete answer.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+
+from .tools.checks import finite_number, instance_of, non_empty, non_negative_int
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -52,11 +57,19 @@ class RateLimitError(LLMError):
 
 
 class ConnectionFailedError(LLMError):
-    """The endpoint could not be reached (network down, wrong URL, proxy, timeout)."""
+    """The endpoint could not be reached (network down, wrong URL, proxy, connect timeout)."""
+
+
+class ReadTimeoutError(LLMError):
+    """The endpoint was reached, but its answer did not arrive within the timeout."""
 
 
 class MalformedResponseError(LLMError):
     """The endpoint answered, but not in the chat-completions format."""
+
+
+class IncompleteStreamError(MalformedResponseError):
+    """A streamed answer stopped before the server said it was finished."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,15 @@ class LLMSettings:
     timeout: float = 60.0
     max_retries: int = 3  # retries after a 429 or 5xx, with back-off
     backoff: float = 1.0  # seconds before the first retry; doubles each time
+
+    def __post_init__(self):
+        if self.api_key is not None:
+            instance_of("api_key", self.api_key, str)
+        non_empty("base_url", instance_of("base_url", self.base_url, str))
+        non_empty("model", instance_of("model", self.model, str))
+        finite_number("timeout", self.timeout, low=0, low_inclusive=False)
+        non_negative_int("max_retries", self.max_retries)  # -1 would send no request at all
+        finite_number("backoff", self.backoff, low=0)
 
     @classmethod
     def from_env(cls, **overrides) -> LLMSettings:
@@ -141,7 +163,13 @@ def _explain(exc: Exception, s: LLMSettings) -> LLMError:
             f"{url} does not know model {model!r} (404): check LLM_MODEL "
             f"against the vendor's model list, and LLM_BASE_URL"
         )
-    if isinstance(exc, oa.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, oa.APITimeoutError) and not _connect_phase(exc):
+        return ReadTimeoutError(
+            f"connected to {url}, but model {model!r} sent no answer within "
+            f"timeout={s.timeout:g} s: the model may be busy or the answer long; "
+            f"try again, or raise the timeout (LLMClient(timeout=...))"
+        )
+    if isinstance(exc, oa.APIConnectionError):  # no connection (refused, DNS, connect timeout)
         return ConnectionFailedError(
             f"cannot reach {url}: check the network, the URL, and any "
             f"proxy (e.g. unset http_proxy https_proxy after AutoDL's "
@@ -154,6 +182,12 @@ def _explain(exc: Exception, s: LLMSettings) -> LLMError:
         f"({type(exc).__name__}); is LLM_BASE_URL the API root, "
         f"usually ending in /v1?"
     )
+
+
+def _connect_phase(exc: Exception) -> bool:
+    """Did a timeout happen while connecting (httpx's ConnectTimeout or PoolTimeout)?"""
+    cause = exc.__cause__ or exc.__context__
+    return type(cause).__name__ in ("ConnectTimeout", "PoolTimeout")
 
 
 class LLMClient:
@@ -205,20 +239,38 @@ class LLMClient:
         return content
 
     def stream(self, prompt_or_messages, system: str | None = None, **kwargs) -> Iterator[str]:
-        """Yield the answer in pieces as the server sends them (server-sent events)."""
+        """Yield the answer in pieces as the server sends them (server-sent events).
+
+        A complete stream ends with a chunk that carries a ``finish_reason`` ("stop",
+        "length", ...), then ``data: [DONE]``. A stream that ends without a
+        finish_reason was cut off, and raises ``IncompleteStreamError``.
+        """
         chunks = self._call(messages=_messages(prompt_or_messages, system), stream=True, **kwargs)
+        url, finished = self.settings.base_url, False
         try:
             for chunk in chunks:
                 if not getattr(chunk, "choices", None):
                     continue  # e.g. a final usage-only chunk
+                finished = finished or chunk.choices[0].finish_reason is not None
                 piece = chunk.choices[0].delta.content
                 if piece:
                     yield piece
         except (self._openai.APIError, ValueError) as exc:
             raise MalformedResponseError(
-                f"the stream from {self.settings.base_url} broke off or "
-                f"was malformed ({type(exc).__name__})"
+                f"the stream from {url} broke off or was malformed ({type(exc).__name__})"
             ) from None
+        except Exception as exc:  # the transport failed mid-stream (httpx read/protocol error)
+            if not type(exc).__module__.startswith(("httpx", "httpcore")):
+                raise
+            raise IncompleteStreamError(
+                f"the stream from {url} broke off mid-answer ({type(exc).__name__}); "
+                f"what arrived is not the whole answer: try again"
+            ) from None
+        if not finished:
+            raise IncompleteStreamError(
+                f"the stream from {url} ended before the server finished the answer "
+                f"(no finish_reason): what arrived is not the whole answer; try again"
+            )
 
 
 def try_client(**overrides) -> LLMClient | None:

@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -10,11 +11,14 @@ import pytest
 from course_utils.llm_client import (
     AuthenticationError,
     ConnectionFailedError,
+    IncompleteStreamError,
     LLMClient,
     LLMSettings,
     MalformedResponseError,
     ModelNotFoundError,
     RateLimitError,
+    ReadTimeoutError,
+    _explain,
     setup_instructions,
     try_client,
 )
@@ -87,21 +91,37 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(
                 200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m"}
             )
+        if model == "slow":  # connected at once, answers after the client's timeout
+            time.sleep(1.5)
+            try:
+                return self._json(200, _completion("too late"))
+            except (BrokenPipeError, ConnectionResetError):  # the client has given up
+                return None
         user = body["messages"][-1]["content"]
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for piece in ["你好", "，", user]:
+            pieces = ["你好", "，", user]
+            for i, piece in enumerate(pieces):
+                last = i == len(pieces) - 1 and model != "cut-stream"
                 chunk = {
                     "id": "c1",
                     "object": "chat.completion.chunk",
                     "created": 0,
                     "model": model,
-                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"content": piece},
+                            "finish_reason": "stop" if last else None,
+                        }
+                    ],
                 }
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.flush()
+                if model == "cut-stream" and i == 1:
+                    return None  # the connection closes mid-answer: no finish_reason, no [DONE]
             self.wfile.write(b"data: [DONE]\n\n")
             return None
         return self._json(200, _completion(f"echo: {user}"))
@@ -125,11 +145,8 @@ def server():
 
 
 def _client(server, model="ok", key=KEY, **kw):
-    return LLMClient(
-        LLMSettings(
-            api_key=key, base_url=server, model=model, timeout=5, max_retries=2, backoff=0.01, **kw
-        )
-    )
+    settings = dict(timeout=5, max_retries=2, backoff=0.01) | kw
+    return LLMClient(LLMSettings(api_key=key, base_url=server, model=model, **settings))
 
 
 def test_success(server):
@@ -205,3 +222,50 @@ def test_settings_from_env_and_no_key(monkeypatch, capsys):
 def test_bad_messages(server):
     with pytest.raises(TypeError, match="prompt string or a list"):
         _client(server).chat(42)
+
+
+def test_read_timeout_is_not_a_network_failure(server):
+    with pytest.raises(ReadTimeoutError, match="connected to .* no answer within timeout=0.5 s"):
+        _client(server, model="slow", timeout=0.5).chat("hi")
+
+
+def test_connect_and_read_timeouts_get_their_own_messages():
+    import httpx
+    import openai
+
+    settings = LLMSettings(api_key=KEY, base_url="http://example.invalid/v1", timeout=3)
+    request = httpx.Request("POST", settings.base_url)
+    for cause, kind, words in (
+        (httpx.ConnectTimeout("connect"), ConnectionFailedError, "cannot reach"),
+        (httpx.ReadTimeout("read"), ReadTimeoutError, "no answer within timeout=3 s"),
+    ):
+        try:
+            raise openai.APITimeoutError(request=request) from cause
+        except openai.APITimeoutError as exc:
+            err = _explain(exc, settings)
+        assert type(err) is kind and words in str(err)
+
+
+def test_stream_cut_off_before_the_end_raises(server):
+    received = []
+    with pytest.raises(IncompleteStreamError, match="ended before the server finished"):
+        for piece in _client(server, model="cut-stream").stream("世界"):
+            received.append(piece)
+    assert received == ["你好", "，"]  # the pieces that came, then the error, not a silent end
+
+
+@pytest.mark.parametrize(
+    "field, value, error",
+    [
+        ("max_retries", -1, ValueError),
+        ("max_retries", 1.5, TypeError),
+        ("timeout", 0, ValueError),
+        ("timeout", float("nan"), ValueError),
+        ("backoff", -1.0, ValueError),
+        ("model", "", ValueError),
+        ("base_url", None, TypeError),
+    ],
+)
+def test_bad_settings_are_refused_before_any_request(field, value, error):
+    with pytest.raises(error, match=field):
+        LLMSettings(api_key=KEY, **{field: value})
