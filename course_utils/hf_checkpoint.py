@@ -5,13 +5,14 @@ config object) and hands it to the config class registered for its
 ``model_type``. That class's ``from_hf`` translates its family's fields and
 checks each one:
 
-=========================================  ================================
-model_type                                 course config
-=========================================  ================================
-gpt2, openai-gpt                           ``course_utils.gpt.GPTConfig``
-bert                                       ``course_utils.bert.BertConfig``
-llama, mistral, qwen2, chatglm, baichuan   ``course_utils.llama.LlamaConfig``
-=========================================  ================================
+============================================  ================================
+model_type                                    course config
+============================================  ================================
+gpt2, openai-gpt                              ``course_utils.gpt.GPTConfig``
+bert                                          ``course_utils.bert.BertConfig``
+llama, mistral, qwen2, chatglm, baichuan,     ``course_utils.llama.LlamaConfig``
+mixtral, deepseek (mixtures of experts)
+============================================  ================================
 
 A new family is a config class with ``HF_MODEL_TYPES`` and ``from_hf``, added
 to ``CONFIG_CLASSES``.
@@ -153,7 +154,8 @@ def read_hf_weights(folder) -> dict[str, torch.Tensor]:
 # The size-relevant fields of each model's config.json as published on the Hugging Face Hub
 # (meta-llama/Llama-2-7b-hf, mistralai/Mistral-7B-v0.1, Qwen/Qwen2-7B, THUDM/chatglm3-6b,
 # baichuan-inc/Baichuan-7B, baichuan-inc/Baichuan-13B-Base, openai-community/gpt2,
-# openai-community/openai-gpt, google-bert/bert-base-uncased), copied so the course runs offline.
+# openai-community/openai-gpt, google-bert/bert-base-uncased, mistralai/Mixtral-8x7B-v0.1,
+# deepseek-ai/deepseek-moe-16b-base), copied so the course runs offline.
 # fmt: off
 EXAMPLE_HF_CONFIGS: dict[str, dict] = {
     "Llama-2-7B": {"model_type": "llama", "vocab_size": 32000, "hidden_size": 4096,
@@ -188,5 +190,20 @@ EXAMPLE_HF_CONFIGS: dict[str, dict] = {
                   "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
                   "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
                   "hidden_act": "gelu"},
+    "Mixtral-8x7B": {"model_type": "mixtral", "vocab_size": 32000, "hidden_size": 4096,
+                     "intermediate_size": 14336, "num_hidden_layers": 32,
+                     "num_attention_heads": 32, "num_key_value_heads": 8,
+                     "max_position_embeddings": 32768, "rms_norm_eps": 1e-05,
+                     "rope_theta": 1000000.0, "sliding_window": None, "num_local_experts": 8,
+                     "num_experts_per_tok": 2, "tie_word_embeddings": False},
+    "DeepSeekMoE-16B": {"model_type": "deepseek", "vocab_size": 102400, "hidden_size": 2048,
+                        "intermediate_size": 10944, "moe_intermediate_size": 1408,
+                        "num_hidden_layers": 28, "num_attention_heads": 16,
+                        "num_key_value_heads": 16, "n_shared_experts": 2, "n_routed_experts": 64,
+                        "num_experts_per_tok": 6, "moe_layer_freq": 1,
+                        "first_k_dense_replace": 1, "norm_topk_prob": False,
+                        "scoring_func": "softmax", "max_position_embeddings": 4096,
+                        "rms_norm_eps": 1e-06, "rope_theta": 10000, "attention_bias": False,
+                        "tie_word_embeddings": False},
 }
 # fmt: on

@@ -9,13 +9,15 @@ Compared with GPT-2 (``course_utils.gpt``):
 * grouped-query attention: fewer key/value heads than query heads (GQA), down
   to a single one (MQA), which shrinks the KV cache;
 * an output head that is not tied to the embedding table;
-* no bias in the linear layers (Qwen2 and ChatGLM keep one on Q, K, V).
+* no bias in the linear layers (Qwen2 and ChatGLM keep one on Q, K, V);
+* optionally, a mixture of experts (``MoE``) in place of the one SwiGLU: a router sends
+  each token to k of E expert networks (Mixtral, DeepSeekMoE).
 
 Module and parameter names follow Hugging Face's ``LlamaForCausalLM``
 (``model.layers.0.self_attn.q_proj.weight``, ...), so a Llama, Mistral or Qwen2
 checkpoint loads with ``load_state_dict`` and no renaming. One config class
-covers llama, mistral, qwen2, chatglm (2/3) and baichuan; ``LLAMA_PRESETS`` holds
-the published configurations.
+covers llama, mistral, qwen2, chatglm (2/3), baichuan, mixtral and deepseek
+(DeepSeekMoE); ``LLAMA_PRESETS`` holds the published configurations.
 
 Generation is ``course_utils.generation.generate``, shared with GPT; its
 ``KVCache`` is updated in ``Attention.forward`` (``cache.update(layer, k, v)``).
@@ -38,7 +40,39 @@ from .generation import KVCache, generate
 from .model_config import HFFields, ModelShape
 from .norms import RMSNorm
 from .rope import RotaryEmbedding, apply_rope
-from .tools.checks import finite_number, instance_of, one_of, positive_int, tensor_shape
+from .tools.checks import (
+    finite_number,
+    instance_of,
+    non_negative_int,
+    one_of,
+    positive_int,
+    tensor_shape,
+)
+
+
+@dataclass(frozen=True)
+class MoEConfig:
+    """A mixture-of-experts feed-forward layer; field names follow the config.json files."""
+
+    num_experts: int  # routed experts per layer (Mixtral: num_local_experts; DeepSeek: n_routed)
+    num_experts_per_tok: int  # k: the experts each token is sent to
+    moe_intermediate_size: int  # the SwiGLU width of one expert
+    n_shared_experts: int = 0  # DeepSeekMoE: experts that every token passes through
+    first_k_dense_replace: int = 0  # DeepSeekMoE: the first k layers keep one dense SwiGLU
+    norm_topk_prob: bool = True  # rescale the k router weights to sum to 1 (Mixtral: yes)
+
+    def __post_init__(self):
+        positive_int("MoEConfig.num_experts", self.num_experts)
+        positive_int("MoEConfig.num_experts_per_tok", self.num_experts_per_tok)
+        positive_int("MoEConfig.moe_intermediate_size", self.moe_intermediate_size)
+        non_negative_int("MoEConfig.n_shared_experts", self.n_shared_experts)
+        non_negative_int("MoEConfig.first_k_dense_replace", self.first_k_dense_replace)
+        instance_of("MoEConfig.norm_topk_prob", self.norm_topk_prob, bool)
+        if self.num_experts_per_tok > self.num_experts:
+            raise ValueError(
+                f"MoEConfig.num_experts_per_tok ({self.num_experts_per_tok}) cannot exceed "
+                f"num_experts ({self.num_experts})"
+            )
 
 
 @dataclass
@@ -61,9 +95,18 @@ class LlamaConfig:
     attention_bias: bool = False  # bias on Q, K, V (Qwen2, ChatGLM)
     tie_word_embeddings: bool = False  # Llama-2 7B: untied
     sliding_window: int | None = None  # Mistral: attend to the last W tokens only
+    moe: MoEConfig | None = None  # None: one SwiGLU per layer; else a mixture of experts
     model_type: str = "llama"
 
-    HF_MODEL_TYPES: ClassVar[tuple[str, ...]] = ("llama", "mistral", "qwen2", "chatglm", "baichuan")
+    HF_MODEL_TYPES: ClassVar[tuple[str, ...]] = (
+        "llama",
+        "mistral",
+        "qwen2",
+        "chatglm",
+        "baichuan",
+        "mixtral",
+        "deepseek",
+    )
 
     def __post_init__(self):
         for name in (
@@ -109,7 +152,13 @@ class LlamaConfig:
             instance_of(f"LlamaConfig.{name}", getattr(self, name), bool)
         if self.sliding_window is not None:
             positive_int("LlamaConfig.sliding_window", self.sliding_window)
+        if self.moe is not None:
+            instance_of("LlamaConfig.moe", self.moe, MoEConfig)
         one_of("LlamaConfig.model_type", self.model_type, self.HF_MODEL_TYPES)
+
+    def is_moe_layer(self, layer: int) -> bool:
+        """Does layer ``layer`` (from 0) hold a mixture of experts instead of one SwiGLU?"""
+        return self.moe is not None and layer >= self.moe.first_k_dense_replace
 
     @property
     def rotary_dim(self) -> int:
@@ -134,13 +183,19 @@ class LlamaConfig:
     # ------------------------------------------------------------ from a config.json
     @classmethod
     def from_hf(cls, d: dict) -> LlamaConfig:
-        """Llama, Mistral, Qwen2, ChatGLM2/3 or Baichuan from its Hugging Face config.json dict.
+        """Llama, Mistral, Qwen2, ChatGLM2/3, Baichuan, Mixtral or DeepSeekMoE from its
+        Hugging Face config.json dict.
 
         Each family's reader returns the constructor's arguments; a subclass for a new
         family (more fields) extends its reader and adds its model_type to HF_MODEL_TYPES.
         """
         f = HFFields.of(d, cls.HF_MODEL_TYPES)
-        readers = {"chatglm": cls._chatglm_fields, "baichuan": cls._baichuan_fields}
+        readers = {
+            "chatglm": cls._chatglm_fields,
+            "baichuan": cls._baichuan_fields,
+            "mixtral": cls._mixtral_fields,
+            "deepseek": cls._deepseek_fields,
+        }
         return cls(model_type=f.model_type, **readers.get(f.model_type, cls._llama_fields)(f))
 
     @staticmethod
@@ -162,7 +217,7 @@ class LlamaConfig:
         core = cls._core_fields(f)
         if f.flag("mlp_bias", False):
             raise ValueError("configs with mlp_bias=true are not supported")
-        mistral = f.model_type == "mistral"
+        mistral = f.model_type in ("mistral", "mixtral")
         return core | dict(
             num_key_value_heads=f.positive_int("num_key_value_heads", None),  # null: = heads
             head_dim=f.positive_int("head_dim", None),  # null: hidden_size / heads
@@ -172,6 +227,36 @@ class LlamaConfig:
             tie_word_embeddings=f.flag("tie_word_embeddings", False),
             sliding_window=f.positive_int("sliding_window", None) if mistral else None,
         )
+
+    @classmethod
+    def _mixtral_fields(cls, f: HFFields) -> dict:
+        """Mistral's fields, and in every layer num_local_experts SwiGLUs of the usual width."""
+        fields = cls._llama_fields(f)
+        f.require("num_local_experts", "num_experts_per_tok")
+        moe = MoEConfig(
+            num_experts=f.positive_int("num_local_experts"),
+            num_experts_per_tok=f.positive_int("num_experts_per_tok"),
+            moe_intermediate_size=fields["intermediate_size"],
+        )
+        return fields | dict(moe=moe)
+
+    @classmethod
+    def _deepseek_fields(cls, f: HFFields) -> dict:
+        """DeepSeekMoE (model_type "deepseek"): Llama attention, fine-grained and shared experts."""
+        fields = cls._llama_fields(f)
+        f.require("n_routed_experts", "num_experts_per_tok", "moe_intermediate_size")
+        if f.positive_int("moe_layer_freq", 1) != 1:
+            raise ValueError("DeepSeek configs with moe_layer_freq != 1 are not supported")
+        f.choice("scoring_func", "softmax", ("softmax",))
+        moe = MoEConfig(
+            num_experts=f.positive_int("n_routed_experts"),
+            num_experts_per_tok=f.positive_int("num_experts_per_tok"),
+            moe_intermediate_size=f.positive_int("moe_intermediate_size"),
+            n_shared_experts=f.non_negative_int("n_shared_experts", 0),
+            first_k_dense_replace=f.non_negative_int("first_k_dense_replace", 0),
+            norm_topk_prob=f.flag("norm_topk_prob", False),
+        )
+        return fields | dict(moe=moe)
 
     @classmethod
     def _baichuan_fields(cls, f: HFFields) -> dict:
@@ -249,6 +334,40 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (batch, seq, hidden)
 
 
+class MoE(nn.Module):
+    """Mixture of experts: a router sends each token to its top-k SwiGLU experts (+ shared ones)."""
+
+    def __init__(self, hidden_size: int, cfg: MoEConfig):
+        super().__init__()
+        self.gate = nn.Linear(hidden_size, cfg.num_experts, bias=False)  # the router
+        width, n_shared = cfg.moe_intermediate_size, cfg.n_shared_experts
+        self.experts = nn.ModuleList([SwiGLU(hidden_size, width) for _ in range(cfg.num_experts)])
+        self.shared_experts = SwiGLU(hidden_size, n_shared * width) if n_shared else None
+        self.top_k, self.norm_topk_prob = cfg.num_experts_per_tok, cfg.norm_topk_prob
+
+    def route(self, x):
+        """The k experts of each token and their weights, both (tokens, k)."""
+        probs = self.gate(x).float().softmax(dim=-1)  # (tokens, experts)
+        weights, experts = probs.topk(self.top_k, dim=-1)  # (tokens, k)
+        if self.norm_topk_prob:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+        return weights, experts
+
+    def forward(self, x):
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])  # (tokens, hidden)
+        weights, experts = self.route(x)  # (tokens, k) each
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            token, slot = torch.where(experts == e)  # the tokens that chose expert e
+            if token.numel():
+                y = expert(x[token]) * weights[token, slot, None]  # (n_e, hidden)
+                out.index_add_(0, token, y.to(x.dtype))
+        if self.shared_experts is not None:
+            out = out + self.shared_experts(x)  # every token, no router
+        return out.view(shape)  # (batch, seq, hidden)
+
+
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     """(batch, kv_heads, seq, d) -> (batch, kv_heads * n_rep, seq, d): share each K/V head."""
     if n_rep == 1:
@@ -293,14 +412,17 @@ class Attention(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """Pre-norm block: x + Attn(RMSNorm(x)), then x + SwiGLU(RMSNorm(x))."""
+    """Pre-norm block: x + Attn(RMSNorm(x)), then x + SwiGLU(RMSNorm(x)) (or an MoE of them)."""
 
-    def __init__(self, cfg: LlamaConfig):
+    def __init__(self, cfg: LlamaConfig, layer: int = 0):
         super().__init__()
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.self_attn = Attention(cfg)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.mlp = SwiGLU(cfg.hidden_size, cfg.intermediate_size)
+        if cfg.moe is not None and cfg.is_moe_layer(layer):
+            self.mlp: nn.Module = MoE(cfg.hidden_size, cfg.moe)
+        else:
+            self.mlp = SwiGLU(cfg.hidden_size, cfg.intermediate_size)
 
     def forward(self, x, rope=None, bias=None, cache=None, layer=0):
         x = x + self.self_attn(self.input_layernorm(x), rope, bias, cache, layer)
@@ -313,7 +435,7 @@ class LlamaModel(nn.Module):
     def __init__(self, cfg: LlamaConfig):
         super().__init__()
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.layers = nn.ModuleList([DecoderLayer(cfg) for _ in range(cfg.num_hidden_layers)])
+        self.layers = nn.ModuleList([DecoderLayer(cfg, i) for i in range(cfg.num_hidden_layers)])
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         rope = cfg.position == "rope"
         self.rotary_emb = RotaryEmbedding(cfg.rotary_dim, cfg.rope_theta) if rope else None
@@ -450,6 +572,32 @@ LLAMA_PRESETS: dict[str, LlamaConfig] = {
         max_position_embeddings=4096,
         position="alibi",
     ),
+    "mixtral-8x7b": LlamaConfig(
+        model_type="mixtral",
+        num_key_value_heads=8,
+        intermediate_size=14336,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-5,
+        moe=MoEConfig(num_experts=8, num_experts_per_tok=2, moe_intermediate_size=14336),
+    ),
+    "deepseek-moe-16b": LlamaConfig(
+        model_type="deepseek",
+        vocab_size=102400,
+        hidden_size=2048,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        intermediate_size=10944,
+        max_position_embeddings=4096,
+        moe=MoEConfig(
+            num_experts=64,
+            num_experts_per_tok=6,
+            moe_intermediate_size=1408,
+            n_shared_experts=2,
+            first_k_dense_replace=1,
+            norm_topk_prob=False,
+        ),
+    ),
 }
 
 
@@ -468,5 +616,7 @@ def tiny_config(base: str | LlamaConfig = "llama-2-7b", **overrides) -> LlamaCon
         intermediate_size=172,
         max_position_embeddings=128,
     )
+    if cfg.moe is not None:  # the same routing, with narrow experts
+        small["moe"] = replace(cfg.moe, moe_intermediate_size=32)
     small.update(overrides)
     return replace(cfg, **small)

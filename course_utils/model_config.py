@@ -18,7 +18,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from .tools.checks import finite_number, instance_of, one_of, positive_int, probability
+from .tools.checks import (
+    finite_number,
+    instance_of,
+    non_negative_int,
+    one_of,
+    positive_int,
+    probability,
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,11 @@ class HFFields:
         """An int >= 1; ``default`` when absent or null (required when no default is given)."""
         value = self._get(key, default)
         return value if value is default else positive_int(self.name(key), value)
+
+    def non_negative_int(self, key: str, default: Any = _REQUIRED) -> Any:
+        """An int >= 0; ``default`` when absent or null."""
+        value = self._get(key, default)
+        return value if value is default else non_negative_int(self.name(key), value)
 
     def number(self, key: str, default: Any = _REQUIRED) -> Any:
         """A finite float > 0; ``default`` when absent or null."""

@@ -5,6 +5,10 @@ device: a config object counts when it has a ``build()`` method returning an
 ``nn.Module``. Building under ``torch.device("meta")`` allocates no memory, so
 even a 175B-parameter configuration counts in a second.
 
+``active_parameters`` counts what one token passes through: in a mixture of
+experts (Mixtral, DeepSeekMoE) each token uses k of the E routed experts of a
+layer, so the other E - k experts' weights sit in memory but cost it no compute.
+
 The other formulas read a config's ``shape`` (``course_utils.model_config.ModelShape``:
 layers, heads, key/value heads, head width), which every course config has.
 ``size_report`` derives everything the calculator shows: parameters (total,
@@ -24,6 +28,7 @@ import torch
 from torch import nn
 
 from .hf_checkpoint import config_from_hf
+from .llama import MoE
 from .model_config import ModelShape
 from .tools.checks import finite_number, instance_of, non_negative_int, one_of, positive_int
 
@@ -61,6 +66,21 @@ def count_parameters(model_or_config, trainable_only: bool = False) -> int:
     instance_of("trainable_only", trainable_only, bool)
     params = _as_module(model_or_config).parameters()  # yields a tied tensor once
     return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
+
+
+def active_parameters(model_or_config) -> int:
+    """Parameters one token passes through: the total, less the routed experts it skips.
+
+    Each ``MoE`` layer holds E routed experts and sends a token to k of them, so the
+    (E - k) others are idle for that token. A dense model's active count is its total.
+    """
+    model = _as_module(model_or_config)
+    idle = sum(
+        (len(m.experts) - m.top_k) * count_parameters(m.experts[0])
+        for m in model.modules()
+        if isinstance(m, MoE)
+    )
+    return count_parameters(model) - idle
 
 
 def embedding_parameters(model_or_config) -> int:
@@ -139,6 +159,7 @@ class SizeReport:
 
     name: str
     params: int
+    active: int  # parameters one token passes through (< params for a mixture of experts)
     embedding: int
     weights_gb: dict
     kv_bytes_per_token: float | None
@@ -161,9 +182,14 @@ class SizeReport:
                 f"KV cache {self.kv_bytes_per_token / 2**10:.0f} KiB/token, {self.kv_gb:.2f} GB "
                 f"for {self.context:,} tokens x batch {self.batch}"
             )
+        active = (
+            f"\n  active per token (mixture of experts): {self.active:,}"
+            if self.active != self.params
+            else ""
+        )
         return (
             f"{self.name}: {self.params:,} parameters ({self.embedding:,} embedding, "
-            f"{self.non_embedding:,} non-embedding)\n  weights: {w}\n  {kv}\n"
+            f"{self.non_embedding:,} non-embedding){active}\n  weights: {w}\n  {kv}\n"
             f"  full fine-tuning with AdamW (mixed precision, no activations): "
             f"{self.training_gb:.0f} GB\n  Chinchilla-optimal: "
             f"{self.chinchilla_tokens / 1e9:.0f}B tokens, "
@@ -186,6 +212,7 @@ def size_report(
     return SizeReport(
         name=name or type(config).__name__,
         params=n,
+        active=active_parameters(config),
         embedding=embedding_parameters(config),
         weights_gb={d: weight_bytes(n, d) / GB for d in ("fp32", "bf16", "int8", "int4")},
         kv_bytes_per_token=kv_tok,

@@ -41,6 +41,8 @@ def test_the_dispatcher_maps_each_model_type_to_its_config_class():
         "qwen2",
         "chatglm",
         "baichuan",
+        "mixtral",
+        "deepseek",
     )
     assert CONFIG_FOR_MODEL_TYPE["openai-gpt"] is GPTConfig
     assert CONFIG_FOR_MODEL_TYPE["bert"] is BertConfig
@@ -139,6 +141,21 @@ BAD_HF_CONFIGS = [
     ("BERT-base", {"hidden_act": "swish"}, ValueError, "field 'hidden_act' must be one of"),
     ("BERT-base", {"hidden_dropout_prob": 1.5}, ValueError, "field 'hidden_dropout_prob'"),
     ("BERT-base", {"layer_norm_eps": "1e-12"}, TypeError, "field 'layer_norm_eps'"),
+    ("Mixtral-8x7B", {"num_local_experts": 0}, ValueError, "field 'num_local_experts'"),
+    (
+        "Mixtral-8x7B",
+        {"num_experts_per_tok": None},
+        ValueError,
+        "lacks \\['num_experts_per_tok'\\]",
+    ),
+    ("Mixtral-8x7B", {"num_experts_per_tok": 9}, ValueError, "cannot exceed num_experts .8."),
+    ("Mixtral-8x7B", {"num_local_experts": "8"}, TypeError, "field 'num_local_experts'"),
+    ("DeepSeekMoE-16B", {"n_shared_experts": -1}, ValueError, "field 'n_shared_experts'"),
+    ("DeepSeekMoE-16B", {"first_k_dense_replace": 1.5}, TypeError, "first_k_dense_replace"),
+    ("DeepSeekMoE-16B", {"moe_layer_freq": 2}, ValueError, "moe_layer_freq != 1"),
+    ("DeepSeekMoE-16B", {"scoring_func": "sigmoid"}, ValueError, "field 'scoring_func'"),
+    ("DeepSeekMoE-16B", {"norm_topk_prob": "false"}, TypeError, "field 'norm_topk_prob'"),
+    ("DeepSeekMoE-16B", {"moe_intermediate_size": None}, ValueError, "lacks"),
 ]
 
 

@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from course_utils.generation import KVCache
-from course_utils.llama import LLAMA_PRESETS, LlamaConfig, SwiGLU, repeat_kv, tiny_config
+from course_utils.llama import (
+    LLAMA_PRESETS,
+    LlamaConfig,
+    MoE,
+    MoEConfig,
+    SwiGLU,
+    repeat_kv,
+    tiny_config,
+)
 from course_utils.model_size import kv_cache_bytes
 
 transformers = pytest.importorskip("transformers")
@@ -206,3 +214,135 @@ def test_generation_stops_at_eos_and_bf16_keeps_rope_exact():
     with torch.no_grad():
         ref, low = m(idx)[0], bf16(idx)[0].float()
     assert (ref - low).abs().max() < 0.05
+
+
+# ---------------------------------------------------------------- mixture of experts
+def _mixtral_pair():
+    """A tiny Mixtral in transformers and in the course, with the same weights."""
+    from course_utils.hf_checkpoint import config_from_hf, load_hf_state_dict
+
+    torch.manual_seed(0)
+    hc = transformers.MixtralConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_local_experts=4,
+        num_experts_per_tok=2,
+        max_position_embeddings=64,
+        attn_implementation="eager",
+    )
+    hf = transformers.MixtralForCausalLM(hc).eval()
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "norm" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    state = {}
+    for name, t in hf.state_dict().items():  # transformers 5 stores the experts fused
+        if name.endswith("experts.gate_up_proj"):
+            prefix = name[: -len("gate_up_proj")]
+            for e, w in enumerate(t):
+                gate, up = w.chunk(2, dim=0)
+                state[f"{prefix}{e}.gate_proj.weight"] = gate
+                state[f"{prefix}{e}.up_proj.weight"] = up
+        elif name.endswith("experts.down_proj"):
+            prefix = name[: -len("down_proj")]
+            for e, w in enumerate(t):
+                state[f"{prefix}{e}.down_proj.weight"] = w
+        else:
+            state[name.replace("block_sparse_moe.", "mlp.")] = t
+    ours = config_from_hf(hc.to_dict()).build().eval()
+    load_hf_state_dict(ours, state)
+    return hf, ours
+
+
+def test_mixtral_logits_match_transformers():
+    if not hasattr(transformers, "MixtralForCausalLM"):
+        pytest.skip("this transformers has no Mixtral")
+    hf, ours = _mixtral_pair()
+    assert all(isinstance(layer.mlp, MoE) for layer in ours.model.layers)
+    idx = torch.randint(0, 128, (2, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, **TOL)
+
+
+def test_moe_routes_each_token_to_its_top_k_experts():
+    torch.manual_seed(0)
+    cfg = MoEConfig(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=8)
+    moe = MoE(16, cfg).eval()
+    x = torch.randn(1, 5, 16)  # (batch, seq, hidden)
+    weights, experts = moe.route(x.view(5, 16))  # (tokens, k) each
+    torch.testing.assert_close(weights.sum(-1), torch.ones(5))  # renormalised over the k
+    by_hand = torch.stack(
+        [sum(w * moe.experts[e](x[0, t]) for w, e in zip(weights[t], experts[t])) for t in range(5)]
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(moe(x)[0], by_hand)
+    # An expert that no token chose does not change the output.
+    unused = sorted(set(range(4)) - set(experts.flatten().tolist()))
+    if unused:
+        with torch.no_grad():
+            before = moe(x)
+            moe.experts[unused[0]].down_proj.weight.mul_(10)
+            assert torch.equal(moe(x), before)
+
+
+def test_shared_experts_and_unnormalised_weights_match_deepseek_v2_moe_block():
+    """DeepSeekMoE's routing (softmax, greedy top-k, no renormalisation, shared experts)
+    against transformers' DeepseekV2Moe block with the same weights."""
+    if not hasattr(transformers, "DeepseekV2Config"):
+        pytest.skip("this transformers has no DeepSeek-V2")
+    from transformers.models.deepseek_v2.modeling_deepseek_v2 import DeepseekV2Moe
+
+    torch.manual_seed(0)
+    hc = transformers.DeepseekV2Config(
+        hidden_size=32,
+        moe_intermediate_size=8,
+        n_routed_experts=6,
+        n_shared_experts=2,
+        num_experts_per_tok=3,
+        topk_method="greedy",
+        norm_topk_prob=False,
+        routed_scaling_factor=1.0,
+        n_group=1,
+        topk_group=1,
+    )
+    ref = DeepseekV2Moe(hc).eval()
+    for p in ref.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    cfg = MoEConfig(6, 3, 8, n_shared_experts=2, norm_topk_prob=False)
+    ours = MoE(32, cfg).eval()
+    state = {"gate.weight": ref.gate.weight}
+    for e in range(6):
+        gate, up = ref.experts.gate_up_proj[e].chunk(2, dim=0)
+        state |= {
+            f"experts.{e}.gate_proj.weight": gate,
+            f"experts.{e}.up_proj.weight": up,
+            f"experts.{e}.down_proj.weight": ref.experts.down_proj[e],
+        }
+    state |= {f"shared_experts.{k}": v for k, v in ref.shared_experts.state_dict().items()}
+    ours.load_state_dict(state)
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+
+
+def test_moe_config_checks_and_dense_first_layers():
+    with pytest.raises(ValueError, match="num_experts_per_tok .3. cannot exceed num_experts .2."):
+        MoEConfig(2, 3, 8)
+    with pytest.raises(ValueError, match="n_shared_experts"):
+        MoEConfig(4, 2, 8, n_shared_experts=-1)
+    ds = tiny_config("deepseek-moe-16b")
+    model = ds.build()
+    kinds = [type(layer.mlp).__name__ for layer in model.model.layers]
+    assert kinds == ["SwiGLU", "MoE"]  # first_k_dense_replace = 1
+    assert model.model.layers[1].mlp.shared_experts is not None
+    idx = torch.randint(0, 256, (1, 6))
+    with torch.no_grad():
+        assert model(idx)[0].shape == (1, 6, 256)
+    assert torch.equal(
+        model.generate(idx, 4, temperature=0, use_cache=True),
+        model.generate(idx, 4, temperature=0, use_cache=False),
+    )

@@ -6,6 +6,7 @@ import torch
 from course_utils.hf_checkpoint import EXAMPLE_HF_CONFIGS, SUPPORTED_MODEL_TYPES, config_from_hf
 from course_utils.model_config import ModelShape
 from course_utils.model_size import (
+    active_parameters,
     chinchilla_tokens,
     count_parameters,
     embedding_parameters,
@@ -25,6 +26,8 @@ EXACT = {
     "Baichuan-7B": 7_000_559_616,
     "Mistral-7B": 7_241_732_096,
     "GPT-2": 124_439_808,
+    "Mixtral-8x7B": 46_702_792_704,
+    "DeepSeekMoE-16B": 16_375_728_128,
 }
 
 
@@ -67,7 +70,17 @@ def _hf_model(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["Llama-2-7B", "Mistral-7B", "Qwen2-7B", "ChatGLM3-6B", "GPT-2", "GPT-1", "BERT-base"]
+    "name",
+    [
+        "Llama-2-7B",
+        "Mistral-7B",
+        "Qwen2-7B",
+        "ChatGLM3-6B",
+        "GPT-2",
+        "GPT-1",
+        "BERT-base",
+        "Mixtral-8x7B",
+    ],
 )
 def test_transformers_meta_count_equals_ours(name):
     cfg, cls = _hf_model(name)
@@ -226,3 +239,40 @@ def test_a_config_whose_build_returns_no_module():
         count_parameters(Odd())
     with pytest.raises(TypeError, match=r"Odd.build\(\) returned int"):
         embedding_parameters(Odd())
+
+
+# Published totals of the mixtures of experts, as their authors round them:
+# Mixtral-8x7B: "46.7B total parameters but only uses 12.9B parameters per token"
+#   (Mistral AI, "Mixtral of experts", mistral.ai/news/mixtral-of-experts, 11 Dec 2023);
+# DeepSeekMoE 16B: "16.4B" total, "2.8B" activated (Dai et al. 2024, arXiv:2401.06066,
+#   Table 4 and section 5; model card of deepseek-ai/deepseek-moe-16b-base).
+PUBLISHED_MOE = {"Mixtral-8x7B": (46.7, 12.9), "DeepSeekMoE-16B": (16.4, 2.8)}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_MOE))
+def test_moe_total_and_active_match_the_published_figures(name):
+    cfg = config_from_hf(EXAMPLE_HF_CONFIGS[name])
+    total, active = count_parameters(cfg), active_parameters(cfg)
+    assert (round(total / 1e9, 1), round(active / 1e9, 1)) == PUBLISHED_MOE[name]
+    report = size_report(cfg, name)
+    assert (report.params, report.active) == (total, active)
+    assert f"active per token (mixture of experts): {active:,}" in str(report)
+
+
+def test_active_parameters_by_hand():
+    d, ff, layers, vocab = 4096, 14336, 32, 32000
+    attention = d * d * 2 + d * 1024 * 2  # W_Q, W_O (4096 wide); W_K, W_V (8 KV heads of 128)
+    expert, router, norms = 3 * d * ff, 8 * d, 2 * d
+    per_token = layers * (attention + 2 * expert + router + norms) + 2 * vocab * d + d
+    assert active_parameters(config_from_hf(EXAMPLE_HF_CONFIGS["Mixtral-8x7B"])) == per_token
+    assert EXACT["Mixtral-8x7B"] - per_token == layers * 6 * expert  # 6 idle experts per layer
+    # DeepSeekMoE: layer 0 dense; 27 layers of 64 routed (6 used) + 2 shared experts of 1408
+    d, vocab, moe_ff = 2048, 102400, 1408
+    attention, expert = 4 * d * d, 3 * d * moe_ff
+    dense = attention + 3 * d * 10944 + 2 * d
+    moe_active = attention + (6 + 2) * expert + 64 * d + 2 * d
+    ds = config_from_hf(EXAMPLE_HF_CONFIGS["DeepSeekMoE-16B"])
+    assert active_parameters(ds) == dense + 27 * moe_active + 2 * vocab * d + d
+    assert count_parameters(ds) - active_parameters(ds) == 27 * (64 - 6) * expert
+    dense_model = config_from_hf(EXAMPLE_HF_CONFIGS["Llama-2-7B"])
+    assert active_parameters(dense_model) == count_parameters(dense_model)
