@@ -90,3 +90,19 @@ def test_smoke_mode_lists_failed_asserts_and_goes_on(tmp_path):
     # outside smoke mode the same assert fails the notebook
     r = gpu_check.run_notebook(nb, tmp_path / "out", profile="quick", smoke=False, limit_s=120)
     assert r.status == "error" and "AssertionError" in r.error
+
+
+def test_a_notebook_over_20_gb_fails(tmp_path, monkeypatch):
+    def fake_run(path, out_dir, profile, smoke, limit):
+        return gpu_check.NotebookReport(
+            Path(path).stem, "ok", 1.0, max_allocated_gb=19.0, max_reserved_gb=21.5
+        )
+
+    monkeypatch.setattr(gpu_check, "run_notebook", fake_run)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr(gpu_check, "device_summary", lambda: "a 24 GB GPU")
+    nb = _notebook(tmp_path / "big.ipynb", "x = 1")
+    assert gpu_check.main([str(nb), "--out-dir", str(tmp_path / "o")]) == 1
+    assert (
+        "| big | over 20 GB | 1.0 | 19.00 / 21.50 |" in (tmp_path / "o" / "report.md").read_text()
+    )

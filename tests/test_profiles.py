@@ -121,6 +121,7 @@ def test_smoke_errors(monkeypatch):
         ("copy_epochs", True),
         ("zh_lines", True),
         ("en_sentences", True),
+        ("n_valid", True),
         ("n_train", True),
         ("n_pos", True),
         ("bench_repeat", True),

@@ -7,7 +7,9 @@
 Each notebook is read, executed from a fresh kernel in its own folder (so its
 relative paths work) with ``COURSE_PROFILE`` set, and the executed copy is
 written under ``--out-dir``: the committed notebooks are never overwritten.
-Each notebook gets a time limit (``--limit`` seconds, all its cells together).
+Each notebook gets a time limit (``--limit`` seconds, all its cells together),
+and fails if PyTorch's allocator reserved more than 20 GB (so that the gpu
+profile also fits a 24 GB card such as AutoDL's RTX 3090/4090).
 
 The report (Markdown, and the same as JSON beside it) gives per notebook: the
 status (ok, error in which cell, time limit), the wall time, the peak GPU memory
@@ -35,6 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+
+from .gpu_budget import BUDGET_GB
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -65,6 +69,7 @@ class NotebookReport:
     failed_cell: str | None = None  # "index (id)" of the cell that failed or ran out of time
     error: str | None = None
     key_figures: list[dict] = field(default_factory=list)
+    failed_asserts: list[dict] = field(default_factory=list)  # smoke mode: listed, not fatal
     copy: str | None = None  # the executed copy
 
 
@@ -333,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = []
     for p in paths:
         r = run_notebook(p, out_dir, args.profile, args.smoke, limit)
+        if r.status == "ok" and (r.max_reserved_gb or 0.0) > BUDGET_GB:
+            r.status = f"over {BUDGET_GB:.0f} GB"  # would not fit a 24 GB card with room to spare
         mem = "" if r.max_allocated_gb is None else f", peak GPU {r.max_allocated_gb:.2f} GB"
         if r.failed_asserts:
             mem += f", {len(r.failed_asserts)} assertion(s) not reached"

@@ -45,7 +45,7 @@ SMOKE_VAR = "COURSE_SMOKE"
 RUN_LENGTH_FIELD = re.compile(
     r"(^|_)(steps?|epochs?|lines|sentences|batches|repeat|trials|draws|budget|per_len|"
     r"new_tokens|lr)$"
-    r"|^n_(train|pos|test)$|^max_chain_len$|(^|_)min_|^must_"
+    r"|^n_(train|valid|eval|pos|test)$|^max_chain_len$|(^|_)min_|^must_"
 )
 SMOKE_MAX_STEPS = 2  # optimisation steps (or epochs) a smoke run takes at most
 # (field pattern, the largest value smoke mode keeps), applied after the quick value
