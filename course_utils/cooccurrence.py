@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from .tools.checks import positive_int
+from .tools.checks import finite_number, positive_int
 from .vocab import check_sentences
 
 
@@ -51,6 +51,20 @@ def cooccurrence_matrix(
     return m.tocsr()
 
 
+def _check_ppmi_inputs(counts, smoothing: float) -> sparse.csr_matrix:
+    """``counts`` as a float64 CSR matrix, checked: square, non-negative, not all zeros;
+    ``smoothing`` a finite number > 0."""
+    finite_number("smoothing", smoothing, low=0, low_inclusive=False)
+    m = sparse.csr_matrix(counts, dtype=np.float64)
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(f"ppmi expects a square co-occurrence matrix, got shape {m.shape}")
+    if m.nnz and m.data.min() < 0:
+        raise ValueError("co-occurrence counts must be non-negative")
+    if m.sum() == 0:
+        raise ValueError("the co-occurrence matrix is all zeros")
+    return m
+
+
 def ppmi(counts, smoothing: float = 0.75) -> sparse.csr_matrix:
     """Positive PMI: max(0, log[P(i, j) / (P(i) P_s(j))]) of a co-occurrence matrix.
 
@@ -59,14 +73,8 @@ def ppmi(counts, smoothing: float = 0.75) -> sparse.csr_matrix:
     keeps rare context words from getting huge scores. ``smoothing=1`` gives
     plain PPMI.
     """
-    m = sparse.csr_matrix(counts, dtype=np.float64)
-    if m.shape[0] != m.shape[1]:
-        raise ValueError(f"ppmi expects a square co-occurrence matrix, got shape {m.shape}")
-    if m.nnz and m.data.min() < 0:
-        raise ValueError("co-occurrence counts must be non-negative")
+    m = _check_ppmi_inputs(counts, smoothing)  # square non-negative counts, smoothing > 0
     total = m.sum()
-    if total == 0:
-        raise ValueError("the co-occurrence matrix is all zeros")
     row = np.asarray(m.sum(axis=1)).ravel()
     col = np.asarray(m.sum(axis=0)).ravel() ** smoothing
     coo = m.tocoo()

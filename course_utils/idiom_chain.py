@@ -100,7 +100,7 @@ def count_chains(graph: ChainGraph, max_length: int) -> list[int]:
     The search visits every chain once, so the work grows with the answer
     itself: this is the enumeration whose cost explodes.
     """
-    _check_length(max_length, "max_length")
+    positive_int("max_length", max_length)
     counts = [0] * max_length
     for start in range(len(graph.words)):
         for path in dfs_chains(graph.succ, start, max_length):

@@ -162,6 +162,21 @@ class CharBigramModel:
         keep = nxt != 1  # drop the <eos> predictions
         return float(-self._log_probs(prev[keep], nxt[keep]).mean())
 
+    def unseen_pair_share(self, texts: list[str]) -> float:
+        """Share of the character predictions in ``texts`` whose (previous, next) pair never
+        occurred in training: the model can give them only the smoothing floor.
+
+        Counted like ``cross_entropy``: every character from the one before it (the first
+        from <bos>), end-of-line predictions left out.
+        """
+        self._require_fit()
+        texts = [t for t in _check_texts(texts) if t]
+        if not texts:
+            raise ValueError("unseen_pair_share needs at least one non-empty text")
+        prev, nxt = self._pairs(texts)
+        keep = nxt != 1  # drop the <eos> predictions
+        return float((self._pair_counts(prev[keep], nxt[keep]) == 0).mean())
+
     def uniform_cross_entropy(self) -> float:
         """The baseline that guesses every symbol equally: log V nats per character."""
         return math.log(self.vocab_size)

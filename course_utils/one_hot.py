@@ -13,8 +13,8 @@ import torch
 from .tools.checks import non_negative_int, positive_int
 
 
-def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(..., vocab_size) tensor with a 1 at each id and 0 elsewhere."""
+def _check_ids(ids, vocab_size: int) -> torch.Tensor:
+    """``ids`` as a long tensor, checked: integers in [0, vocab_size)."""
     if isinstance(ids, list | tuple) and len(ids) == 0:
         ids = torch.zeros(0, dtype=torch.long)  # torch.as_tensor([]) would be float
     ids = torch.as_tensor(ids)
@@ -25,8 +25,14 @@ def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.T
         raise ValueError(
             f"ids must lie in [0, {vocab_size}), got range [{int(ids.min())}, {int(ids.max())}]"
         )
-    out = torch.zeros(*ids.shape, vocab_size, dtype=dtype)  # (..., V)
-    out.scatter_(-1, ids.long().unsqueeze(-1), 1)
+    return ids.long()
+
+
+def one_hot(ids, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(..., vocab_size) tensor with a 1 at each id and 0 elsewhere."""
+    ids = _check_ids(ids, vocab_size)  # integer ids in [0, vocab_size)
+    out = torch.zeros(*ids.shape, vocab_size, dtype=dtype)  # (..., V) all zeros
+    out.scatter_(-1, ids.unsqueeze(-1), 1)  # write a 1 at each token's id
     return out
 
 

@@ -74,6 +74,13 @@ def test_bad_input():
         ppmi(np.ones((2, 3)))
     with pytest.raises(ValueError, match="all zeros"):
         ppmi(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="non-negative"):
+        ppmi(np.array([[0.0, -1.0], [-1.0, 0.0]]))
+    for bad in (0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="smoothing"):
+            ppmi(np.ones((3, 3)), smoothing=bad)
+    with pytest.raises(TypeError, match="smoothing"):
+        ppmi(np.ones((3, 3)), smoothing="0.75")
     with pytest.raises(ValueError, match="k must be"):
         truncated_svd(np.eye(4), k=4)
     with pytest.raises(KeyError, match="not in the vocabulary"):

@@ -49,6 +49,19 @@ def test_cross_entropy_by_hand_and_against_uniform():
     assert m.uniform_cross_entropy() == pytest.approx(math.log(m.vocab_size))
 
 
+def test_unseen_pair_share_counts_pairs_by_hand():
+    m = CharBigramModel(alpha=0.1).fit(TEXTS)
+    # 明月霜: (<bos>,明) seen, (明,月) seen, (月,霜) unseen -> 1 of 3
+    assert m.unseen_pair_share(["明月霜"]) == pytest.approx(1 / 3)
+    # 光明: (<bos>,光) unseen, (光,明) unseen -> 2 of 2; the empty line counts nothing
+    assert m.unseen_pair_share(["光明", ""]) == pytest.approx(1.0)
+    assert m.unseen_pair_share(TEXTS) == 0.0
+    with pytest.raises(ValueError, match="non-empty"):
+        m.unseen_pair_share([""])
+    with pytest.raises(TypeError, match="list of strings"):
+        m.unseen_pair_share("明月光")
+
+
 def test_unknown_characters_get_unk_probability():
     m = CharBigramModel(alpha=0.1).fit(TEXTS)
     ce = m.cross_entropy(["猫狗"])

@@ -16,6 +16,21 @@ def test_one_hot_matches_torch_and_picks_rows():
     assert one_hot([], 3).shape == (0, 3)
 
 
+def test_gradient_of_one_hot_times_q_touches_only_the_rows_of_the_ids():
+    """d(one_hot(ids) @ Q)/dQ is zero outside the rows of ``ids``, and equals nn.Embedding's."""
+    torch.manual_seed(0)
+    q = torch.randn(6, 3, requires_grad=True)
+    ids = torch.tensor([4, 1, 4])  # id 4 twice: its row gets both gradients
+    upstream = torch.randn(3, 3)
+    (one_hot(ids, 6) @ q).backward(upstream)
+    assert torch.equal(q.grad[[0, 2, 3, 5]], torch.zeros(4, 3))
+    assert torch.allclose(q.grad[4], upstream[0] + upstream[2])
+    assert torch.allclose(q.grad[1], upstream[1])
+    emb = torch.nn.Embedding.from_pretrained(q.detach().clone(), freeze=False)
+    emb(ids).backward(upstream)
+    assert torch.allclose(emb.weight.grad, q.grad)
+
+
 def test_memory():
     assert one_hot_bytes(10, 100) == 4000
     assert one_hot_bytes(10, 100, torch.float16) == 2000
@@ -29,5 +44,10 @@ def test_bad_input():
         one_hot([0, 3], 3)
     with pytest.raises(ValueError, match="vocab_size"):
         one_hot([0], 0)
+    with pytest.raises(TypeError, match="integers"):
+        one_hot(torch.tensor([True, False]), 3)
+    with pytest.raises(ValueError, match=r"got range \[-1, 0\]"):
+        one_hot([-1, 0], 3)
+    assert one_hot((), 4).shape == (0, 4)
     with pytest.raises(ValueError, match="n_tokens"):
         one_hot_bytes(-1, 3)
