@@ -61,7 +61,11 @@ def test_header_table_and_json(result):
     on_disk = json.loads(out.read_text())
     assert on_disk["rows"] == res["rows"] and on_disk["threads"] == 1
     assert on_disk["device"] == "cpu" and on_disk["torch"] == torch.__version__
-    assert set(on_disk["seconds"]) == {fn.__name__ for fn in bench.BENCHES}
+    assert (
+        set(on_disk["seconds"])
+        == set(on_disk["cpu_seconds"])
+        == {fn.__name__ for fn in bench.BENCHES}
+    )
 
 
 def test_flops_per_token_counts_n_without_the_position_table():
