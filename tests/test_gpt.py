@@ -1,5 +1,7 @@
 """course_utils.gpt, sampling and gpt_family: counts, shapes, KV cache, sampling, bad input."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -201,3 +203,49 @@ def test_bad_input():
         model(torch.zeros(1, 17, dtype=torch.long))
     with pytest.raises(ValueError, match=r"logits must have shape \(batch, vocab\)"):
         sample_next(torch.zeros(5))
+
+
+def _std_by_name(model):
+    return {n: p.detach().std().item() for n, p in model.named_parameters() if p.dim() >= 2}
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_gpt2_scaled_residual_init(norm_first):
+    """GPT-2: W_O and w_2 (the projections that write into the residual stream) start with
+    std 0.02 / sqrt(2L), exactly 2L tensors; every other matrix 0.02, every bias 0."""
+    L = 6
+    torch.manual_seed(0)
+    cfg = GPTConfig(
+        vocab_size=64, block_size=32, n_layer=L, n_head=4, d_model=64, norm_first=norm_first
+    )
+    model = cfg.build()
+    stds = _std_by_name(model)
+    residual = {
+        n for n in stds if n.endswith(("self_attn.linears.3.weight", "feed_forward.w_2.weight"))
+    }
+    assert len(residual) == 2 * L  # one W_O and one w_2 per layer
+    small = 0.02 / math.sqrt(2 * L)
+    for name, std in stds.items():
+        want = small if name in residual else 0.02
+        assert std == pytest.approx(want, rel=0.05), name
+    # the same tensors, found by their value: exactly 2L matrices are the small ones
+    assert sum(abs(s / small - 1) < 0.05 for s in stds.values()) == 2 * L
+    for name, p in model.named_parameters():
+        if name.endswith(".bias"):
+            assert torch.count_nonzero(p) == 0, name
+    means = [p.detach().mean().item() for n, p in model.named_parameters() if p.dim() >= 2]
+    assert max(abs(m) for m in means) < 0.005  # centred at 0
+
+
+def test_gpt2_residual_init_follows_depth():
+    """Twice the layers, std / sqrt(2): the sum of 2L residual writes keeps its scale."""
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=32, block_size=8, n_head=2, d_model=64)
+    two = _std_by_name(GPTConfig(n_layer=2, **cfg).build())[
+        "blocks.layers.0.feed_forward.w_2.weight"
+    ]
+    eight = _std_by_name(GPTConfig(n_layer=8, **cfg).build())[
+        "blocks.layers.0.feed_forward.w_2.weight"
+    ]
+    assert two == pytest.approx(0.02 / math.sqrt(4), rel=0.05)
+    assert eight == pytest.approx(0.02 / math.sqrt(16), rel=0.05)

@@ -67,3 +67,38 @@ def _train_and_check():
         copy_task_batches(7, 6, 32, 40, gen), model, loss_fn, opt, sched, state
     )
     assert later < first and state.step == 50 and state.tokens == 50 * 32 * 5
+
+
+def test_noam_rate_exact_values():
+    """lr = factor * d^-0.5 * min(step^-0.5, step * warmup^-1.5): linear up to warmup, then
+    1/sqrt(step); step 0 counts as step 1."""
+    d, factor, warmup = 64, 2.0, 100
+    scale = factor * d**-0.5
+    assert rate(0, d, factor, warmup) == pytest.approx(scale * warmup**-1.5, rel=1e-12)
+    assert rate(1, d, factor, warmup) == pytest.approx(scale * warmup**-1.5, rel=1e-12)
+    assert rate(25, d, factor, warmup) == pytest.approx(scale * 25 * warmup**-1.5, rel=1e-12)
+    assert rate(warmup, d, factor, warmup) == pytest.approx(scale * warmup**-0.5, rel=1e-12)
+    assert rate(400, d, factor, warmup) == pytest.approx(scale * 400**-0.5, rel=1e-12)
+    # the two branches meet at the peak: warm-up is linear, decay 1/sqrt(step)
+    assert rate(50, d, factor, warmup) == pytest.approx(rate(100, d, factor, warmup) / 2)
+    assert rate(400, d, factor, warmup) == pytest.approx(rate(100, d, factor, warmup) / 2)
+    # the scheduler applies it: LambdaLR multiplies the base lr 1.0 by rate(step)
+    model = torch.nn.Linear(2, 2)
+    opt, sched = noam_optimizer(model, d, factor=factor, warmup=warmup)
+    assert opt.defaults["betas"] == (0.9, 0.98) and opt.defaults["eps"] == 1e-9
+    lrs = []
+    for _ in range(3):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([rate(s, d, factor, warmup) for s in range(3)], rel=1e-12)
+
+
+def test_label_smoothing_loss_value():
+    """The loss is KL(true_dist || softmax) summed: sum t * (log t - x) over t > 0."""
+    crit = LabelSmoothing(4, padding_idx=0, smoothing=0.2)
+    x = torch.log_softmax(torch.tensor([[0.1, 0.5, 1.0, -0.3], [0.2, 0.2, 0.2, 0.2]]), -1)
+    loss = crit(x, torch.tensor([2, 3]))
+    t = torch.tensor([[0.0, 0.1, 0.8, 0.1], [0.0, 0.1, 0.1, 0.8]])
+    expected = (t[t > 0] * (t[t > 0].log() - x[t > 0])).sum()
+    assert torch.allclose(loss, expected)

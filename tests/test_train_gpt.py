@@ -1,6 +1,7 @@
 """course_utils.train_gpt: DDP on 2 CPU processes matches 1 process, resume, bad checkpoints, CLI."""
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -427,3 +428,110 @@ def test_named_steps_of_the_recipe(data_file, tmp_path):
     x0, _ = get_batch(run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, 0)
     x1, _ = get_batch(run.train_data, cfg.block_size, cfg.batch_size, cfg.seed, 1)
     assert not torch.equal(x0, x1)  # every step draws its own batch
+
+
+# ---------------------------------------------------------------- the recipe's formulas
+
+
+def test_batches_differ_across_steps_and_ranks():
+    """get_batch is seeded with (seed, step): each step, each seed and each rank's slice differ,
+    and the same (seed, step, rank) gives the same batch again."""
+    data = torch.arange(10_000)
+    x0, _ = get_batch(data, 8, 8, seed=0, step=0)
+    x1, _ = get_batch(data, 8, 8, seed=0, step=1)
+    assert not torch.equal(x0, x1)  # a new batch every step
+    assert not torch.equal(x0, get_batch(data, 8, 8, seed=1, step=0)[0])  # and every seed
+    assert torch.equal(x0, get_batch(data, 8, 8, seed=0, step=0)[0])  # reproducible
+    # twenty steps, twenty different batches
+    batches = {tuple(get_batch(data, 8, 8, seed=0, step=s)[0][:, 0].tolist()) for s in range(20)}
+    assert len(batches) == 20
+    # two processes: each takes its own half of the step's global batch
+    r0, y0 = get_batch(data, 8, 8, seed=0, step=5, rank=0, world_size=2)
+    r1, y1 = get_batch(data, 8, 8, seed=0, step=5, rank=1, world_size=2)
+    assert r0.shape == r1.shape == (4, 8)
+    assert not torch.equal(r0, r1)
+    assert torch.equal(torch.cat([r0, r1]), get_batch(data, 8, 8, seed=0, step=5)[0])
+    assert torch.equal(y0, r0 + 1) and torch.equal(y1, r1 + 1)  # targets: the next tokens
+    # every window starts where a whole (block + 1) window fits
+    xs = torch.cat([get_batch(data[:12], 8, 64, seed=0, step=s)[0] for s in range(8)])
+    assert xs[:, 0].min() == 0 and xs[:, 0].max() == len(data[:12]) - 8 - 1 - 1
+
+
+def test_train_step_draws_the_batch_of_its_step_and_rank(data_file, tmp_path, monkeypatch):
+    """train_step passes its own step and the run's rank to get_batch."""
+    import course_utils.train_gpt as tg
+
+    calls = []
+
+    def spy(data, block_size, batch_size, seed, step, rank=0, world_size=1):
+        calls.append((seed, step, rank, world_size))
+        return get_batch(data, block_size, batch_size, seed, step, rank, world_size)
+
+    monkeypatch.setattr(tg, "get_batch", spy)
+    run = setup_run(_cfg(data_file, tmp_path / "spy", steps=4, seed=7))
+    for step in range(3):
+        train_step(run, step)
+    assert calls == [(7, 0, 0, 1), (7, 1, 0, 1), (7, 2, 0, 1)]
+
+
+def test_lr_schedule_exact_values(data_file, tmp_path):
+    """Linear warm-up lr (s + 1) / warmup, then cosine from lr down to min_lr at `steps`."""
+    lr, min_lr, warmup, steps = 1e-2, 1e-3, 4, 12
+    cfg = _cfg(data_file, tmp_path, steps=steps, warmup=warmup, lr=lr, min_lr=min_lr)
+    assert lr_at(0, cfg) == pytest.approx(lr * 1 / 4, rel=1e-12)  # step 0: lr / warmup
+    assert lr_at(1, cfg) == pytest.approx(lr * 2 / 4, rel=1e-12)
+    assert lr_at(3, cfg) == pytest.approx(lr, rel=1e-12)  # end of warm-up: the peak
+    assert lr_at(4, cfg) == pytest.approx(lr, rel=1e-12)  # cosine starts at the peak
+    # a quarter and half of the way through the decay: cos(pi/4) and cos(pi/2)
+    quarter = min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi / 4))
+    assert lr_at(6, cfg) == pytest.approx(quarter, rel=1e-12)
+    assert lr_at(8, cfg) == pytest.approx((lr + min_lr) / 2, rel=1e-12)
+    assert lr_at(12, cfg) == pytest.approx(min_lr, rel=1e-12)  # the end: min_lr
+    assert lr_at(50, cfg) == pytest.approx(min_lr, rel=1e-12)  # and it stays there
+    warm = [lr_at(s, cfg) for s in range(warmup)]
+    decay = [lr_at(s, cfg) for s in range(warmup, steps + 1)]
+    assert warm == sorted(warm) and decay == sorted(decay, reverse=True)
+    no_warmup = _cfg(data_file, tmp_path, steps=steps, warmup=0, lr=lr, min_lr=min_lr)
+    assert lr_at(0, no_warmup) == pytest.approx(lr, rel=1e-12)
+    assert lr_at(6, no_warmup) == pytest.approx((lr + min_lr) / 2, rel=1e-12)
+    # train_step sets that rate on every parameter group
+    run = setup_run(_cfg(data_file, tmp_path / "lr", steps=steps, warmup=warmup, lr=lr))
+    for step in (0, 3):
+        _, got = train_step(run, step)
+        assert got == lr_at(step, run.cfg)
+        assert [g["lr"] for g in run.optimizer.param_groups] == [got, got]
+
+
+def test_weight_decay_on_matrices_only(data_file, tmp_path):
+    """Every 1-D parameter (biases, LayerNorm gains and biases) is in the no-decay group,
+    every matrix (embeddings, Linear weights) in the decay group; a tied tensor once."""
+    for tie in (False, True):
+        cfg = _cfg(data_file, tmp_path, n_layer=2, weight_decay=0.3, tie_weights=tie)
+        model = cfg.model_config(vocab_size=30).build()
+        decay, no_decay = make_optimizer(model, cfg).param_groups
+        assert decay["weight_decay"] == 0.3 and no_decay["weight_decay"] == 0.0
+        assert decay["betas"] == (0.9, 0.95) and decay["lr"] == cfg.lr
+        named = dict(model.named_parameters())  # a tied tensor appears once
+        one_d = {n for n, p in named.items() if p.dim() == 1}
+        assert {n for n in named if n.endswith(".bias")} <= one_d
+        assert any("norm.weight" in n for n in one_d)  # LayerNorm gains are 1-D
+        ids = {id(p): n for n, p in named.items()}
+        assert sorted(ids[id(p)] for p in no_decay["params"]) == sorted(one_d)
+        assert sorted(ids[id(p)] for p in decay["params"]) == sorted(set(named) - one_d)
+        assert len(decay["params"]) + len(no_decay["params"]) == len(named)
+
+
+def test_weight_decay_shrinks_only_matrices(data_file, tmp_path):
+    """With zero gradients AdamW only decays: W <- W (1 - lr wd); 1-D parameters stay put."""
+    cfg = _cfg(data_file, tmp_path, weight_decay=0.5, lr=0.1, min_lr=0.01)
+    model = cfg.model_config(vocab_size=30).build()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1.0)
+    opt = make_optimizer(model, cfg)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for name, p in model.named_parameters():
+        expected = 1.0 - 0.1 * 0.5 if p.dim() >= 2 else 1.0
+        assert torch.allclose(p, torch.full_like(p, expected)), name

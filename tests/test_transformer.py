@@ -10,6 +10,7 @@ from course_utils.attention import MultiHeadedAttention, causal_mask
 from course_utils.model_size import count_parameters
 from course_utils.transformer import (
     DecoderLayer,
+    Embeddings,
     EncoderLayer,
     PositionalEncoding,
     PositionwiseFeedForward,
@@ -171,3 +172,19 @@ def test_torch_reference_model_runs_with_course_masks():
     tgt = torch.tensor([[1, 5, 6, 0]])
     tgt_mask = (tgt != 0).unsqueeze(-2) & subsequent_mask(4)
     assert model(src, tgt, (src != 0).unsqueeze(-2), tgt_mask).shape == (1, 4, D)
+
+
+def test_embeddings_scaled_by_sqrt_d_model():
+    """Embeddings(x) = lut(x) * sqrt(d_model) (section 3.4 of the paper), in make_model too."""
+    torch.manual_seed(0)
+    emb = Embeddings(16, 10)
+    x = torch.tensor([[1, 2, 3], [4, 0, 9]])
+    assert torch.equal(emb(x), emb.lut.weight[x] * 4.0)  # sqrt(16) = 4
+    model = make_model(**{**TINY, "d_model": 36, "h": 4, "dropout": 0.0})
+    for embed in (model.src_embed, model.tgt_embed):
+        lut = embed[0]
+        assert isinstance(lut, Embeddings)
+        assert torch.allclose(lut(x), lut.lut.weight[x] * 6.0)  # sqrt(36) = 6
+        # with the positional encoding after it: lut * sqrt(d) + PE
+        pe = embed[1].pe[0, :3]
+        assert torch.allclose(embed(x), lut.lut.weight[x] * 6.0 + pe, atol=1e-6)
