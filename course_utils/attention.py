@@ -60,6 +60,20 @@ def check_attention_inputs(query, key, value, mask=None):
             ) from None
 
 
+def check_heads(h, d_model):
+    """h and d_model must be positive ints, and d_model a multiple of h (d_k = d_model / h)."""
+    positive_int("h", h), positive_int("d_model", d_model)
+    if d_model % h != 0:
+        raise ValueError(f"d_model ({d_model}) must be divisible by the number of heads h ({h})")
+
+
+def check_mha_inputs(query, key, value, d_model):
+    """query (batch, seq_q, d_model); key and value (batch, seq_k, d_model), the query's batch."""
+    dims = tensor_shape("query", query, f"batch seq_q {d_model}")
+    for name, t in (("key", key), ("value", value)):  # the query's batch, one length seq_k
+        tensor_shape(name, t, f"batch seq_k {d_model}", dims)
+
+
 def attention(query, key, value, mask=None, dropout=None):
     """Compute softmax(Q K^T / sqrt(d_k)) V; return (output, attention weights)."""
     check_attention_inputs(query, key, value, mask)
@@ -86,11 +100,7 @@ class MultiHeadedAttention(nn.Module):
 
     def __init__(self, h: int, d_model: int, dropout: float = 0.1, bias: bool = True):
         super().__init__()
-        positive_int("h", h), positive_int("d_model", d_model)
-        if d_model % h != 0:
-            raise ValueError(
-                f"d_model ({d_model}) must be divisible by the number of heads h ({h})"
-            )
+        check_heads(h, d_model)
         self.d_k = d_model // h
         self.h = h
         self.linears = nn.ModuleList([nn.Linear(d_model, d_model, bias=bias) for _ in range(4)])
@@ -98,9 +108,7 @@ class MultiHeadedAttention(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
 
     def forward(self, query, key, value, mask=None):
-        dims = tensor_shape("query", query, f"batch seq_q {self.h * self.d_k}")  # (.., d_model)
-        for name, t in (("key", key), ("value", value)):  # the query's batch, one length seq_k
-            tensor_shape(name, t, f"batch seq_k {self.h * self.d_k}", dims)
+        check_mha_inputs(query, key, value, self.h * self.d_k)  # (batch, seq, d_model) each
         if mask is not None and mask.dim() == 3:
             mask = mask.unsqueeze(1)  # (batch, 1, seq_q|1, seq_k): the same mask for every head
         nbatches = query.size(0)

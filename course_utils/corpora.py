@@ -30,6 +30,9 @@ import numpy as np
 
 from .tools.cache import cached, content_key, file_digest
 from .tools.checks import positive_int, probability
+from .tools.packages import require
+
+require("gensim", "gensim", "course_utils.corpora (the English corpora ship inside gensim)")
 
 
 class CorpusNotFoundError(FileNotFoundError):

@@ -1,4 +1,6 @@
-"""Decoding an encoder-decoder: greedy search and beam search with length normalisation.
+"""Decoding an encoder-decoder: greedy search and beam search with length normalisation,
+and the model's log-probability of a given output (``sequence_log_prob``), which tells a
+search error (the model prefers the right output, the search missed it) from a model error.
 
 The model is a ``course_utils.transformer.EncoderDecoder`` (anything with
 ``encode(src, src_mask)``, ``decode(memory, src_mask, tgt, tgt_mask)`` and a
@@ -43,6 +45,25 @@ def greedy_decode(
         if end_symbol is not None and bool(done.all()):
             break
     return ys
+
+
+@torch.no_grad()
+def sequence_log_prob(model, src: torch.Tensor, src_mask, tgt: torch.Tensor) -> torch.Tensor:
+    """log P(tgt[1:] | tgt[0], src) of each row of tgt (batch, t), teacher-forced: (batch,).
+
+    ``tgt`` starts with the start symbol and holds no padding; the sum runs over the words
+    after it (ending with the end symbol, if it is there).
+    """
+    dims = tensor_shape("src", src, "batch seq")
+    tensor_shape("tgt", tgt, "batch t", dims)
+    if tgt.size(1) < 2:
+        raise ValueError(
+            f"tgt needs the start symbol and at least one word, got {tuple(tgt.shape)}"
+        )
+    memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
+    mask = subsequent_mask(tgt.size(1) - 1).to(tgt.device)  # (1, t - 1, t - 1)
+    log_probs = model.generator(model.decode(memory, src_mask, tgt[:, :-1], mask))  # (b, t-1, V)
+    return log_probs.gather(-1, tgt[:, 1:, None]).squeeze(-1).sum(dim=-1)  # (batch,)
 
 
 def length_penalty(length: int, alpha: float) -> float:

@@ -1,12 +1,14 @@
 """The course's own architecture diagrams, drawn with matplotlib.
 
 Each ``*_figure()`` function draws one concept and returns the matplotlib ``Figure``. In a
-notebook, end the call with a semicolon so that the figure is shown once (the inline backend
-shows every new pyplot figure when the cell ends; the semicolon stops a second copy)::
+notebook, follow the call with ``plt.show()``, so that the figure is shown once and the cell's
+value is None (a trailing semicolon would do the same in JupyterLab, but not under nbval, which
+runs cells without storing them in the history that IPython's semicolon check reads)::
 
     from course_utils.diagrams import transformer_figure
 
-    transformer_figure();
+    transformer_figure()
+    plt.show()
 
 All figures share one small drawing layer (``_canvas``, ``_box``, ``_arrow``, ``_path``,
 ``_label``, ``_op``, ``_matrix``, ``_group``, ``_badge``): the axes span the whole figure and

@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from .hf_checkpoint import config_from_hf
-from .llama import MoE
 from .model_config import ModelShape
 from .tools.checks import finite_number, instance_of, non_negative_int, one_of, positive_int
 
@@ -71,15 +70,16 @@ def count_parameters(model_or_config, trainable_only: bool = False) -> int:
 def active_parameters(model_or_config) -> int:
     """Parameters one token passes through: the total, less the routed experts it skips.
 
-    Each ``MoE`` layer holds E routed experts and sends a token to k of them, so the
-    (E - k) others are idle for that token. A dense model's active count is its total.
+    Each mixture-of-experts layer (a module with ``experts`` and ``top_k``, such as
+    ``course_utils.llama.MoE``) holds E routed experts and sends a token to k of them, so
+    the (E - k) others are idle for that token. A dense model's active count is its total.
     """
     model = _as_module(model_or_config)
-    idle = sum(
-        (len(m.experts) - m.top_k) * count_parameters(m.experts[0])
-        for m in model.modules()
-        if isinstance(m, MoE)
-    )
+    idle = 0
+    for m in model.modules():
+        experts, top_k = getattr(m, "experts", None), getattr(m, "top_k", None)
+        if isinstance(experts, nn.ModuleList) and isinstance(top_k, int):
+            idle += (len(experts) - top_k) * count_parameters(experts[0])
     return count_parameters(model) - idle
 
 
@@ -167,8 +167,8 @@ class SizeReport:
     context: int
     batch: int
     training_gb: float
-    chinchilla_tokens: float
-    chinchilla_flops: float
+    chinchilla_tokens: float  # 20 per parameter (a rule made for dense models)
+    chinchilla_flops: float  # 6 x active parameters x those tokens
 
     @property
     def non_embedding(self) -> int:
@@ -207,13 +207,14 @@ def size_report(
     one_of("kv_dtype", kv_dtype, BYTES_PER_PARAM)
     if isinstance(config, dict | str | Path):
         config = config_from_hf(config)
-    n = count_parameters(config)
+    model = _as_module(config)  # built once (on the meta device), counted three ways
+    n, active = count_parameters(model), active_parameters(model)
     kv_tok = kv_cache_bytes(config, 1, 1, kv_dtype) if model_shape(config).decoder else None
     return SizeReport(
         name=name or type(config).__name__,
         params=n,
-        active=active_parameters(config),
-        embedding=embedding_parameters(config),
+        active=active,
+        embedding=embedding_parameters(model),
         weights_gb={d: weight_bytes(n, d) / GB for d in ("fp32", "bf16", "int8", "int4")},
         kv_bytes_per_token=kv_tok,
         kv_gb=None if kv_tok is None else kv_tok * context * batch / GB,
@@ -221,7 +222,7 @@ def size_report(
         batch=batch,
         training_gb=training_bytes(n) / GB,
         chinchilla_tokens=chinchilla_tokens(n),
-        chinchilla_flops=training_flops(n, chinchilla_tokens(n)),
+        chinchilla_flops=training_flops(active, chinchilla_tokens(n)),
     )
 
 

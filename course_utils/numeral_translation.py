@@ -1,12 +1,15 @@
 """Translating numbers with a trained encoder-decoder (chapter 06): greedy or beam search.
 
 ``translate_numbers`` turns numbers into source tensors (``numeral_dataset``), decodes with
-``course_utils.decoding`` and reads the output ids back as text with ``ids_to_text``.
+``course_utils.decoding`` and reads the output ids back as text with ``ids_to_text``;
+``translation_log_prob`` is the model's log-probability of a given translation.
 """
 
 from __future__ import annotations
 
-from .decoding import beam_search, greedy_decode
+import torch
+
+from .decoding import beam_search, greedy_decode, sequence_log_prob
 from .numeral_dataset import numeral_tensors
 from .tools.checks import finite_number, instance_of, non_negative_int, positive_int
 from .vocab import Vocab
@@ -58,3 +61,19 @@ def translate_numbers(
         )
         for i in range(len(numbers))
     ]
+
+
+def translation_log_prob(
+    model, number: int, text: str, src_vocab: Vocab, tgt_vocab: Vocab
+) -> float:
+    """log P(text | number) under the model: its characters, then <eos>, teacher-forced."""
+    instance_of("number", number, int)
+    instance_of("text", text, str)
+    unknown = sorted(c for c in set(text) if c not in tgt_vocab)
+    if unknown:
+        raise ValueError(f"text holds characters the target vocabulary lacks: {unknown}")
+    src, _ = numeral_tensors([number], src_vocab, tgt_vocab)  # (1, src_len)
+    src_mask = (src != src_vocab["<pad>"]).unsqueeze(-2)  # (1, 1, src_len)
+    ids = [tgt_vocab["<bos>"], *tgt_vocab.encode(list(text)), tgt_vocab["<eos>"]]
+    model.eval()
+    return sequence_log_prob(model, src, src_mask, torch.tensor([ids])).item()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .tools.checks import positive_int, probability, tensor_shape
 from .tools.progress import progress
 from .transformer import subsequent_mask
 
@@ -28,16 +29,11 @@ class Batch:
     """
 
     def __init__(self, src: torch.Tensor, tgt: torch.Tensor | None = None, pad: int = 0):
-        if src.dim() != 2:
-            raise ValueError(f"src must be (batch, seq) token ids, got shape {tuple(src.shape)}")
+        dims = tensor_shape("src", src, "batch seq")  # token ids
         self.src = src
         self.src_mask = (src != pad).unsqueeze(-2)  # (batch, 1, src_len)
         if tgt is not None:
-            if tgt.dim() != 2 or tgt.size(0) != src.size(0):
-                raise ValueError(
-                    f"tgt must be (batch, seq) with the batch size of src "
-                    f"{src.size(0)}, got shape {tuple(tgt.shape)}"
-                )
+            tensor_shape("tgt", tgt, "batch tgt_seq", dims)  # src's batch size
             self.tgt = tgt[:, :-1]  # (batch, tgt_len)
             self.tgt_y = tgt[:, 1:]  # (batch, tgt_len)
             self.tgt_mask = self.make_std_mask(self.tgt, pad)
@@ -62,8 +58,7 @@ class LabelSmoothing(nn.Module):
 
     def __init__(self, size: int, padding_idx: int, smoothing: float = 0.0):
         super().__init__()
-        if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        probability("smoothing", smoothing, allow_one=False)
         if size < 3:
             raise ValueError(f"size (vocabulary) must be >= 3 to spread smoothing mass, got {size}")
         self.criterion = nn.KLDivLoss(reduction="sum")
@@ -74,11 +69,7 @@ class LabelSmoothing(nn.Module):
         self.true_dist: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if x.size(-1) != self.size:
-            raise ValueError(
-                f"x must have the vocabulary size {self.size} as its last dim, "
-                f"got shape {tuple(x.shape)}"
-            )
+        tensor_shape("x", x, f"n {self.size}")  # (n, vocab) log-probabilities
         true_dist = torch.full_like(x, self.smoothing / (self.size - 2))  # (n, vocab)
         true_dist.scatter_(1, target.unsqueeze(1), self.confidence)
         true_dist[:, self.padding_idx] = 0
@@ -92,8 +83,7 @@ def rate(step: int, model_size: int, factor: float, warmup: int) -> float:
 
     ``step`` counts from 0 here (LambdaLR's convention); it is treated as 1.
     """
-    if warmup < 1:
-        raise ValueError(f"warmup must be >= 1, got {warmup}")
+    positive_int("warmup", warmup)
     step = max(step, 1)
     return factor * (model_size ** (-0.5) * min(step ** (-0.5), step * warmup ** (-1.5)))
 

@@ -45,31 +45,36 @@ class TransformerConfig:
     tie_generator: bool = False  # generator weight = target embedding table
 
     def __post_init__(self):
-        for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
-            positive_int(f"TransformerConfig.{name}", getattr(self, name))
-        non_negative_int("TransformerConfig.n_token_types", self.n_token_types)
-        probability("TransformerConfig.dropout", self.dropout, allow_one=False)
-        one_of("TransformerConfig.activation", self.activation, sorted(ACTIVATIONS))
-        one_of("TransformerConfig.positional", self.positional, ("sinusoidal", "learned"))
-        if self.d_model % self.h != 0:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by h ({self.h})")
-        if self.positional == "sinusoidal" and self.d_model % 2:
-            raise ValueError(
-                f"d_model must be even for the sinusoidal positional encoding "
-                f"(sin/cos pairs), got {self.d_model}"
-            )
-        if self.share_embeddings and self.src_vocab != self.tgt_vocab:
-            raise ValueError(
-                f"share_embeddings needs src_vocab == tgt_vocab, got {self.src_vocab} "
-                f"and {self.tgt_vocab}"
-            )
+        check_transformer_config(self)  # ranges and consistency, each failure named
 
     def build(self) -> EncoderDecoder:
         return make_model(self)
 
 
+def check_transformer_config(cfg: TransformerConfig) -> None:
+    """Every field of a TransformerConfig in range, and the sizes consistent with each other."""
+    for name in ("src_vocab", "tgt_vocab", "N", "d_model", "d_ff", "h", "max_len"):
+        positive_int(f"TransformerConfig.{name}", getattr(cfg, name))
+    non_negative_int("TransformerConfig.n_token_types", cfg.n_token_types)
+    probability("TransformerConfig.dropout", cfg.dropout, allow_one=False)
+    one_of("TransformerConfig.activation", cfg.activation, sorted(ACTIVATIONS))
+    one_of("TransformerConfig.positional", cfg.positional, ("sinusoidal", "learned"))
+    if cfg.d_model % cfg.h != 0:
+        raise ValueError(f"d_model ({cfg.d_model}) must be divisible by h ({cfg.h})")
+    if cfg.positional == "sinusoidal" and cfg.d_model % 2:
+        raise ValueError(
+            f"d_model must be even for the sinusoidal positional encoding "
+            f"(sin/cos pairs), got {cfg.d_model}"
+        )
+    if cfg.share_embeddings and cfg.src_vocab != cfg.tgt_vocab:
+        raise ValueError(
+            f"share_embeddings needs src_vocab == tgt_vocab, got {cfg.src_vocab} "
+            f"and {cfg.tgt_vocab}"
+        )
+
+
 def clone_module_to_modulelist(module: nn.Module, N: int) -> nn.ModuleList:
-    """N independent deep copies of ``module`` (the outline's name for the paper's ``clones``)."""
+    """N independent deep copies of ``module`` (the Annotated Transformer's ``clones``)."""
     return nn.ModuleList([copy.deepcopy(module) for _ in range(N)])
 
 
@@ -154,8 +159,7 @@ class PositionwiseFeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.1, activation: str = "relu"):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        one_of("activation", activation, sorted(ACTIVATIONS))
         self.w_1 = nn.Linear(d_model, d_ff)
         self.w_2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)

@@ -4,9 +4,12 @@ The pieces, in the order the notebook teaches them:
 
 * the corpus pipeline: ``Word2VecCorpus`` (vocabulary with a ``min_count`` cut-off, the corpus as
   one id array), ``keep_probabilities`` (Mikolov's subsampling of frequent words),
-  ``skipgram_pairs`` / ``cbow_windows`` (the dynamic window) and ``noise_distribution``
-  (unigram^0.75) with ``NegativeSampler``;
-* the loss and its hand-derived gradients: ``sgns_loss``, ``sgns_grads``;
+  ``context_windows`` (the dynamic window; ``skipgram_pairs`` lists its pairs) and
+  ``noise_distribution`` (unigram^0.75) with ``NegativeSampler``;
+* the loss and its hand-derived gradients, for a whole window at once: ``sgns_loss``,
+  ``sgns_grads``. As in word2vec.c, each context word's input vector predicts the center word;
+  the window's context words share one draw of k noise words (Ji et al., 2016), so a window's
+  scores are one small matrix product;
 * training: ``Word2VecConfig``, ``train_word2vec`` (batched, manual SGD, linear learning-rate
   decay as in word2vec.c), returning a ``Word2VecResult``;
 * gensim: ``train_gensim_word2vec`` and ``to_keyed_vectors`` (so that both models go through the
@@ -29,9 +32,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tools.checks import one_of, positive_int
+from .tools.checks import non_negative_int, one_of, positive_int
+from .tools.packages import require
 from .tools.progress import progress
 from .vocab import Vocab, check_sentences
+
+require("gensim", "gensim", "course_utils.word2vec (the reference word2vec and its evaluation)")
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -107,53 +113,38 @@ def subsample(ids: np.ndarray, keep_prob: np.ndarray, rng: np.random.Generator) 
     return rng.random(len(ids)) < keep_prob[ids]
 
 
+def context_windows(
+    ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each center id with its context ids (the dynamic window), padded with -1.
+
+    Each center token draws its own window ``b`` uniformly from 1..``window`` and sees the tokens
+    at distance 1..b on both sides, within its sentence. Near words are thus used more often than
+    far ones (distance d with probability ``(window - d + 1) / window``). Returns the centers
+    (n,) and their contexts (n, 2 * window): columns ``window - d`` and ``window + d - 1`` hold
+    the words at distance d to the left and right. Centers with no context are left out.
+    """
+    positive_int("window", window)
+    n = len(ids)
+    b = rng.integers(1, window + 1, size=n)  # (n,) each center's own window
+    ctx = np.full((n, 2 * window), -1, dtype=np.int64)  # (n, 2 * window)
+    for d in range(1, min(window, n - 1) + 1):
+        same = sentence_ids[:-d] == sentence_ids[d:]  # (n - d,) token i and i + d share a sentence
+        left = same & (b[d:] >= d)  # center i + d sees token i on its left
+        right = same & (b[:-d] >= d)  # center i sees token i + d on its right
+        ctx[d:, window - d] = np.where(left, ids[:-d], -1)
+        ctx[:-d, window + d - 1] = np.where(right, ids[d:], -1)
+    has = (ctx >= 0).any(axis=1)
+    return ids[has], ctx[has]
+
+
 def skipgram_pairs(
     ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """All (center, context) id pairs with a dynamic window.
-
-    Each center token draws its own window ``b`` uniformly from 1..``window`` and pairs with the
-    tokens at distance 1..b on both sides, within its sentence. Near words are thus used more
-    often than far ones (distance d is used with probability ``(window - d + 1) / window``).
-    """
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
-    n = len(ids)
-    b = rng.integers(1, window + 1, size=n)  # (n,) each center's own window
-    centers, contexts = [], []
-    for d in range(1, min(window, n - 1) + 1):
-        same = sentence_ids[:-d] == sentence_ids[d:]  # (n - d,) token i and i + d share a sentence
-        right = same & (b[:-d] >= d)  # center i, context i + d
-        left = same & (b[d:] >= d)  # center i + d, context i
-        centers += [ids[:-d][right], ids[d:][left]]
-        contexts += [ids[d:][right], ids[:-d][left]]
-    if not centers:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(centers), np.concatenate(contexts)
-
-
-def cbow_windows(
-    ids: np.ndarray, sentence_ids: np.ndarray, window: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """For CBOW: each center id with its context ids, padded with -1 to ``2 * window`` columns.
-
-    The same dynamic window as ``skipgram_pairs``; centers with no context are left out.
-    """
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
-    n = len(ids)
-    b = rng.integers(1, window + 1, size=n)  # (n,)
-    ctx = np.full((n, 2 * window), -1, dtype=np.int64)  # (n, 2 * window)
-    for d in range(1, window + 1):
-        if d >= n:
-            break
-        same = sentence_ids[:-d] == sentence_ids[d:]
-        left_ok = same & (b[d:] >= d)  # center i + d sees i on its left
-        right_ok = same & (b[:-d] >= d)  # center i sees i + d on its right
-        ctx[d:, window - d] = np.where(left_ok, ids[:-d], -1)
-        ctx[:-d, window + d - 1] = np.where(right_ok, ids[d:], -1)
-    has = (ctx >= 0).any(axis=1)
-    return ids[has], ctx[has]
+    """The (center, context) id pairs of ``context_windows``: one pair per real context word."""
+    centers, ctx = context_windows(ids, sentence_ids, window, rng)
+    real = ctx >= 0  # (n, 2 * window)
+    return np.repeat(centers, real.sum(axis=1)), ctx[real]
 
 
 def noise_distribution(counts, exponent: float = 0.75) -> np.ndarray:
@@ -194,27 +185,32 @@ class NegativeSampler:
 # --------------------------------------------------------------------------
 
 
-def sgns_loss(v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Per-example SGNS loss ``-log s(u_0.v) - sum_{j>=1} log s(-u_j.v)``, s = sigmoid.
+def sgns_loss(v: torch.Tensor, u: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """SGNS loss of each window, summed over its pairs: ``-log s(u_0.v) - sum_j log s(-u_j.v)``.
 
-    v: (batch, d) center vectors. u: (batch, 1 + k, d) output vectors, column 0 the true
-    context word and columns 1..k the noise words. Returns (batch,).
+    v: (batch, m, d) input vectors of a window's m context words. u: (batch, 1 + k, d) output
+    vectors: column 0 the center word, columns 1..k the noise words, shared by the m pairs.
+    mask: (batch, m), True for real context words (padding adds nothing). Returns (batch,).
     """
-    scores = torch.bmm(u, v.unsqueeze(2)).squeeze(2)  # (batch, 1 + k)
-    return -F.logsigmoid(scores[:, 0]) - F.logsigmoid(-scores[:, 1:]).sum(1)
+    s = torch.bmm(v, u.transpose(1, 2))  # (batch, m, 1 + k) one score per pair and output word
+    pair = -F.logsigmoid(s[:, :, 0]) - F.logsigmoid(-s[:, :, 1:]).sum(2)  # (batch, m)
+    return (pair if mask is None else pair * mask).sum(1)
 
 
-def sgns_grads(v: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def sgns_grads(
+    v: torch.Tensor, u: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Hand-derived gradients of ``sgns_loss`` (summed over the batch): returns (dv, du).
 
-    With ``s_j = u_j.v`` and label ``y_j`` (1 for the context, 0 for noise):
-    ``dL/ds_j = sigmoid(s_j) - y_j``, so ``dL/dv = sum_j (sigmoid(s_j) - y_j) u_j`` and
-    ``dL/du_j = (sigmoid(s_j) - y_j) v``.
+    With scores ``S = V U^T`` and labels ``Y`` (1 in the center word's column, 0 for noise):
+    ``dL/dS = sigmoid(S) - Y = G``, so ``dL/dV = G U`` and ``dL/dU = G^T V``.
     """
-    g = torch.sigmoid(torch.bmm(u, v.unsqueeze(2)).squeeze(2))  # (batch, 1 + k)
-    g[:, 0] -= 1.0  # minus the label y = (1, 0, ..., 0)
-    dv = torch.bmm(g.unsqueeze(1), u).squeeze(1)  # (batch, d)
-    du = g.unsqueeze(2) * v.unsqueeze(1)  # (batch, 1 + k, d)
+    g = torch.sigmoid(torch.bmm(v, u.transpose(1, 2)))  # (batch, m, 1 + k)
+    g[:, :, 0] -= 1.0  # minus the labels Y = (1, 0, ..., 0)
+    if mask is not None:
+        g *= mask.unsqueeze(2)  # padding: no gradient
+    dv = torch.bmm(g, u)  # (batch, m, d)
+    du = torch.bmm(g.transpose(1, 2), v)  # (batch, 1 + k, d)
     return dv, du
 
 
@@ -237,7 +233,7 @@ class Word2VecConfig:
     alpha: float = 0.025  # start learning rate (gensim uses 0.05 for CBOW)
     min_alpha: float = 1e-4
     ns_exponent: float = 0.75
-    batch_size: int = 1024  # pairs (skip-gram) or windows (CBOW) per update
+    batch_size: int = 1024  # windows (center words) per update
     seed: int = 0
     threads: int | None = 1  # torch CPU threads; 1 compares fairly with gensim's workers=1
 
@@ -267,43 +263,46 @@ class Word2VecResult:
 
 def _sgd_rows(table: torch.Tensor, rows: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
     """Sparse SGD: ``table[rows] -= lr * grad``, the gradients of repeated rows summed."""
-    table.index_add_(0, rows, grad, alpha=-lr)
+    table.index_add_(0, rows.flatten(), grad.flatten(0, -2), alpha=-lr)
 
 
-def _train_batch_sg(w_in, w_out, center, context, negatives, lr, want_loss=False):
-    rows = torch.cat([context.unsqueeze(1), negatives], 1)  # (B, 1 + k) context, then noise
-    v, u = w_in[center], w_out[rows]  # (B, d), (B, 1 + k, d)
-    loss = float(sgns_loss(v, u).mean()) if want_loss else None
-    dv, du = sgns_grads(v, u)
-    _sgd_rows(w_in, center, dv, lr)
-    _sgd_rows(w_out, rows.reshape(-1), du.reshape(-1, du.shape[-1]), lr)
+def _train_batch_sg(w_in, w_out, center, ctx, negatives, lr, want_loss=False):
+    mask = ctx >= 0  # (B, 2w) real context words, not padding
+    ctx = ctx.clamp(min=0)  # padding looks up row 0; its gradient is masked to 0
+    rows = torch.cat([center.unsqueeze(1), negatives], 1)  # (B, 1 + k) the center, then noise
+    v, u = F.embedding(ctx, w_in), F.embedding(rows, w_out)  # (B, 2w, d), (B, 1 + k, d)
+    loss = float(sgns_loss(v, u, mask).sum() / mask.sum()) if want_loss else None
+    dv, du = sgns_grads(v, u, mask)
+    _sgd_rows(w_in, ctx, dv, lr)
+    _sgd_rows(w_out, rows, du, lr)
     return loss
 
 
 def _train_batch_cbow(w_in, w_out, center, ctx, negatives, lr, want_loss=False):
     mask = ctx >= 0  # (B, 2w) real context words, not padding
-    n_ctx = mask.sum(1, keepdim=True)  # (B, 1)
-    h = (w_in[ctx.clamp(min=0)] * mask.unsqueeze(2)).sum(1) / n_ctx  # (B, d) mean context vector
-    rows = torch.cat([center.unsqueeze(1), negatives], 1)  # (B, 1 + k) center, then noise
-    u = w_out[rows]  # (B, 1 + k, d)
+    ctx = ctx.clamp(min=0)
+    rows = torch.cat([center.unsqueeze(1), negatives], 1)  # (B, 1 + k) the center, then noise
+    v, u = F.embedding(ctx, w_in), F.embedding(rows, w_out)  # (B, 2w, d), (B, 1 + k, d)
+    weights = mask / mask.sum(1, keepdim=True)  # (B, 2w) 1/|C| for each real context word
+    h = torch.bmm(weights.unsqueeze(1), v)  # (B, 1, d) the mean context vector
     loss = float(sgns_loss(h, u).mean()) if want_loss else None
-    dh, du = sgns_grads(h, u)
-    # word2vec.c adds the full hidden-layer gradient to every context word (cbow_mean=1)
-    _sgd_rows(w_in, ctx[mask], dh.unsqueeze(1).expand(-1, ctx.shape[1], -1)[mask], lr)
-    _sgd_rows(w_out, rows.reshape(-1), du.reshape(-1, du.shape[-1]), lr)
+    dh, du = sgns_grads(h, u)  # (B, 1, d), (B, 1 + k, d)
+    # word2vec.c adds the full gradient of the mean h to every context word (cbow_mean=1)
+    _sgd_rows(w_in, ctx, dh * mask.unsqueeze(2), lr)  # (B, 2w, d)
+    _sgd_rows(w_out, rows, du, lr)
     return loss
 
 
 def _epoch_examples(
     corpus: Word2VecCorpus, config: Word2VecConfig, keep: np.ndarray, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One epoch's shuffled training examples: subsample, then the dynamic windows."""
+    """One epoch's shuffled windows: subsample, then the dynamic windows (centers, contexts)."""
     kept = subsample(corpus.ids, keep, rng)
-    ids, sent = corpus.ids[kept], corpus.sentence_ids[kept]
-    make = skipgram_pairs if config.sg == 1 else cbow_windows
-    targets, contexts = make(ids, sent, config.window, rng)
-    order = rng.permutation(len(targets))
-    return torch.from_numpy(targets[order]), torch.from_numpy(contexts[order])
+    centers, contexts = context_windows(
+        corpus.ids[kept], corpus.sentence_ids[kept], config.window, rng
+    )
+    order = rng.permutation(len(centers))
+    return torch.from_numpy(centers[order]), torch.from_numpy(contexts[order])
 
 
 def train_word2vec(
@@ -314,8 +313,9 @@ def train_word2vec(
     """Train SGNS (``config.sg=1``) or CBOW with negative sampling (``sg=0``) from scratch.
 
     Each epoch subsamples the corpus, builds all windows at once with numpy, shuffles them and
-    runs batched SGD with the hand-derived gradients (no autograd, sparse row updates). The
-    learning rate decays linearly from ``alpha`` to ``min_alpha`` over all epochs.
+    runs minibatch SGD over ``batch_size`` windows at a time with the hand-derived gradients (no
+    autograd, sparse row updates). The learning rate decays linearly from ``alpha`` to
+    ``min_alpha`` over all epochs.
     """
     t0 = time.perf_counter()
     if not isinstance(corpus, Word2VecCorpus):
@@ -343,13 +343,13 @@ def train_word2vec(
     try:
         with torch.no_grad():
             for epoch in range(config.epochs):
-                targets, contexts = _epoch_examples(corpus, config, keep, rng)
-                n = len(targets)
+                centers, contexts = _epoch_examples(corpus, config, keep, rng)
+                n = len(centers)
                 for b, i in enumerate(range(0, n, bs)):
                     done = (epoch + i / max(n, 1)) / config.epochs  # fraction of training done
                     lr = config.alpha - (config.alpha - config.min_alpha) * done
                     lr = max(config.min_alpha, lr)
-                    t, c = targets[i : i + bs], contexts[i : i + bs]
+                    t, c = centers[i : i + bs], contexts[i : i + bs]  # (B,), (B, 2 * window)
                     negatives = torch.from_numpy(sampler.sample((len(t), k)))  # (B, k)
                     loss = step(w_in, w_out, t, c, negatives, lr, want_loss=b % 50 == 0)
                     if loss is not None:
@@ -390,12 +390,15 @@ def train_gensim_word2vec(
     sample: float = 1e-3,
     seed: int = 0,
     workers: int = 1,
+    hs: int = 0,
 ):
     """Train ``gensim.models.Word2Vec`` and return its ``KeyedVectors``.
 
     ``workers=1`` with a fixed ``seed`` is deterministic (with PYTHONHASHSEED fixed);
     several workers are faster but not reproducible. The steps are those of gensim's
     constructor (build the vocabulary, then train), with the course's checks between them.
+    ``hs=1, negative=0`` trains with the hierarchical softmax instead of negative sampling;
+    each word's Huffman code is then in ``kv.get_vecattr(word, "code")``.
     """
     from gensim.models import Word2Vec
 
@@ -409,12 +412,17 @@ def train_gensim_word2vec(
     ):
         positive_int(name, value)
     one_of("sg (1 skip-gram, 0 CBOW)", sg, (0, 1))
+    one_of("hs (1 hierarchical softmax, 0 not)", hs, (0, 1))
+    non_negative_int("negative", negative)
+    if hs == 0 and negative == 0:
+        raise ValueError("negative=0 needs hs=1: without either there is no output layer to train")
     model = Word2Vec(
         vector_size=vector_size,
         window=window,
         min_count=min_count,
         sg=sg,
         negative=negative,
+        hs=hs,
         sample=sample,
         epochs=epochs,
         seed=seed,
@@ -571,10 +579,47 @@ class SimilarityResult:
     pearson: float
     n_used: int
     n_total: int
+    human: tuple[float, ...] = ()  # human scores of the pairs used
+    model: tuple[float, ...] = ()  # the model's cosine similarities of the same pairs
 
     @property
     def oov_rate(self) -> float:
         return 1 - self.n_used / self.n_total
+
+
+def bootstrap_spearman(result: SimilarityResult, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """Spearman correlations of ``n_boot`` resamples (with replacement) of the scored pairs.
+
+    The resampled pair indices depend only on ``seed`` and ``n_used``, so two models scored on
+    the same pairs are resampled alike: the percentiles of the difference of their bootstrap
+    arrays give a paired interval for the difference.
+    """
+    from scipy import stats
+
+    positive_int("n_boot", n_boot)
+    n = result.n_used
+    if n < 3 or len(result.human) != n:
+        raise ValueError(f"need the scores of at least 3 pairs, got {len(result.human)}")
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))  # (n_boot, n)
+    human = stats.rankdata(np.asarray(result.human)[idx], axis=1)  # (n_boot, n) ranks
+    model = stats.rankdata(np.asarray(result.model)[idx], axis=1)
+    human -= human.mean(1, keepdims=True)
+    model -= model.mean(1, keepdims=True)
+    norm = np.sqrt((human**2).sum(1) * (model**2).sum(1))  # 0 when a resample has no spread
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (human * model).sum(1) / norm
+
+
+def wilson_interval(n_correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``n_correct / n`` (95% for z = 1.96)."""
+    non_negative_int("n_correct", n_correct)
+    positive_int("n", n)
+    if n_correct > n:
+        raise ValueError(f"n_correct must be <= n, got {n_correct} > {n}")
+    p = n_correct / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return float(centre - half), float(centre + half)
 
 
 def evaluate_similarity(kv, name_or_path: str | Path = "zh_similarity") -> SimilarityResult:
@@ -590,7 +635,7 @@ def evaluate_similarity(kv, name_or_path: str | Path = "zh_similarity") -> Simil
     for a, b, score in pairs:
         a, b = a.lower(), b.lower()
         if a in kv.key_to_index and b in kv.key_to_index:
-            model.append(float(kv.similarity(a, b)))
+            model.append(float(np.nan_to_num(kv.similarity(a, b))))  # a zero vector: cosine 0
             human.append(score)
     if len(model) < 3:
         return SimilarityResult(float("nan"), float("nan"), len(model), len(pairs))
@@ -599,6 +644,8 @@ def evaluate_similarity(kv, name_or_path: str | Path = "zh_similarity") -> Simil
         float(stats.pearsonr(human, model)[0]),
         len(model),
         len(pairs),
+        tuple(human),
+        tuple(model),
     )
 
 
@@ -627,7 +674,9 @@ def evaluate_analogies(
     sections = read_analogies(name_or_path)
     words = kv.index_to_key[:restrict_vocab]
     index = {w: i for i, w in enumerate(words)}
-    unit = kv.get_normed_vectors()[: len(words)]  # (vocab, d)
+    vectors = np.asarray(kv.vectors[: len(words)], dtype=np.float32)  # (vocab, d)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # (vocab, 1)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)  # zero rows: 0
     unit_t = torch.from_numpy(np.ascontiguousarray(unit))
     per_section: dict[str, tuple[int, int]] = {}
     n_total = 0

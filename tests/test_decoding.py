@@ -13,6 +13,7 @@ from course_utils.decoding import (
     hypotheses,
     length_penalty,
     next_word_log_probs,
+    sequence_log_prob,
 )
 
 
@@ -112,3 +113,23 @@ def test_decoding_bad_shapes():
         beam_search_step(torch.zeros(2), torch.zeros(3, 5), 2)
     with pytest.raises(ValueError, match=r"src must have shape \(batch, seq\)"):
         greedy_decode(TableModel(TABLE), torch.ones(3, dtype=torch.long), None, 4, 1)
+
+
+def test_sequence_log_prob_tells_a_search_error_from_the_search():
+    model = TableModel(TABLE)
+    src = torch.ones(2, 3, dtype=torch.long)
+    tgt = torch.tensor([[1, 3, 2], [1, 4, 2]])  # greedy's "a <eos>", beam's "b <eos>"
+    lp = sequence_log_prob(model, src, None, tgt)
+    assert torch.allclose(lp, torch.log(torch.tensor([0.5 * 0.4, 0.4 * 0.9])))
+    assert lp[1] > lp[0]  # the model prefers the sentence greedy missed: a search error
+    mask = torch.ones(1, 1, 3, dtype=torch.bool)
+    hyp = beam_search(model, src[:1], mask, 4, 1, 2, beam_size=2, alpha=0.0)[0]
+    assert math.isclose(
+        sequence_log_prob(model, src[:1], None, torch.tensor([hyp.tokens])).item(),
+        hyp.log_prob,
+        rel_tol=1e-6,
+    )
+    with pytest.raises(ValueError, match="start symbol and at least one word"):
+        sequence_log_prob(model, src, None, torch.ones(2, 1, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"tgt .* batch = 2"):
+        sequence_log_prob(model, src, None, torch.ones(3, 2, dtype=torch.long))

@@ -257,6 +257,7 @@ def test_moe_total_and_active_match_the_published_figures(name):
     report = size_report(cfg, name)
     assert (report.params, report.active) == (total, active)
     assert f"active per token (mixture of experts): {active:,}" in str(report)
+    assert report.chinchilla_flops == 6 * active * 20 * total  # compute: 6 x active x tokens
 
 
 def test_active_parameters_by_hand():

@@ -1,5 +1,6 @@
 """course_utils.numeral_dataset (the number-translation data) and numeral_translation (decoding)."""
 
+import math
 import random
 
 import pytest
@@ -64,6 +65,25 @@ def test_translate_numbers_one_output_per_number_and_none_for_none():
     assert len(greedy) == len(beam) == 3 and all(isinstance(t, str) for t in greedy + beam)
     assert all(len(t) <= 6 for t in greedy)
     assert translate_numbers(model, [], src_vocab, tgt_vocab) == []  # no numbers, no outputs
+
+
+def test_translation_log_prob_scores_what_the_decoders_return():
+    from course_utils.decoding import beam_search
+    from course_utils.numeral_translation import translation_log_prob
+
+    src_vocab, tgt_vocab = numeral_vocabs()
+    model = _tiny_model(src_vocab, tgt_vocab).eval()
+    src, _ = numeral_tensors([20305], src_vocab, tgt_vocab)
+    mask = (src != 0).unsqueeze(-2)
+    bos, eos = tgt_vocab["<bos>"], tgt_vocab["<eos>"]
+    best = beam_search(model, src, mask, 30, bos, eos, beam_size=3, alpha=0.0)[0]
+    assert best.tokens[-1] == eos  # a finished hypothesis: its text, then <eos>
+    text = "".join(tgt_vocab.decode(best.tokens[1:-1]))
+    assert math.isclose(
+        translation_log_prob(model, 20305, text, src_vocab, tgt_vocab), best.log_prob, rel_tol=1e-5
+    )
+    with pytest.raises(ValueError, match="lacks"):
+        translation_log_prob(model, 7, "seven", src_vocab, tgt_vocab)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from course_utils.word2vec import (
     NegativeSampler,
     Word2VecConfig,
     Word2VecCorpus,
-    cbow_windows,
+    context_windows,
     evaluate_analogies,
     evaluate_similarity,
     evaluation_path,
@@ -84,10 +84,10 @@ def test_skipgram_pairs_dynamic_window_distances():
         skipgram_pairs(np.arange(3), np.zeros(3, dtype=np.int64), 0, np.random.default_rng(0))
 
 
-def test_cbow_windows_padding_and_boundaries():
+def test_context_windows_padding_and_boundaries():
     ids = np.array([10, 11, 12, 13])
     sent = np.array([0, 0, 1, 1])
-    centers, ctx = cbow_windows(ids, sent, window=2, rng=np.random.default_rng(0))
+    centers, ctx = context_windows(ids, sent, window=2, rng=np.random.default_rng(0))
     assert ctx.shape == (len(centers), 4)
     for c, row in zip(centers.tolist(), ctx.tolist()):
         real = {x for x in row if x >= 0}
@@ -129,19 +129,50 @@ def test_config_rejects_bad_values(kwargs):
 # --- loss and training ---------------------------------------------------------
 
 
+def _window_batch(seed=0, batch=6, m=4, k=5, d=4):
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(batch, m, d, dtype=torch.float64, generator=g)  # (batch, m, d)
+    u = torch.randn(batch, 1 + k, d, dtype=torch.float64, generator=g)  # (batch, 1 + k, d)
+    mask = torch.rand(batch, m, generator=g) < 0.7  # (batch, m)
+    return v, u, mask
+
+
 def test_sgns_grads_match_autograd():
-    g = torch.Generator().manual_seed(0)
-    v = torch.randn(6, 4, dtype=torch.float64, generator=g, requires_grad=True)
-    u = torch.randn(6, 1 + 5, 4, dtype=torch.float64, generator=g, requires_grad=True)
-    sgns_loss(v, u).sum().backward()
-    dv, du = sgns_grads(v.detach(), u.detach())
+    v, u, mask = _window_batch()
+    v.requires_grad_(True)
+    u.requires_grad_(True)
+    sgns_loss(v, u, mask).sum().backward()
+    dv, du = sgns_grads(v.detach(), u.detach(), mask)
     assert torch.allclose(dv, v.grad) and torch.allclose(du, u.grad)
+    assert torch.all(dv[~mask] == 0)  # padding gets no gradient
+
+
+def test_sgns_loss_is_the_sum_of_the_per_pair_losses():
+    """Reference: the textbook loss, one (context word, center word) pair at a time."""
+    v, u, mask = _window_batch(seed=1)
+    expected = torch.zeros(len(v), dtype=torch.float64)
+    for i in range(len(v)):
+        for j in range(v.shape[1]):
+            if mask[i, j]:
+                expected[i] -= torch.log(torch.sigmoid(u[i, 0] @ v[i, j]))
+                for noise in u[i, 1:]:
+                    expected[i] -= torch.log(torch.sigmoid(-noise @ v[i, j]))
+    assert torch.allclose(sgns_loss(v, u, mask), expected)
+    assert torch.allclose(sgns_loss(v, u), sgns_loss(v, u, torch.ones_like(mask)))
 
 
 def test_sgns_loss_value():
-    v = torch.zeros(1, 3)
+    v = torch.zeros(1, 1, 3)
     u = torch.zeros(1, 3, 3)  # every score 0: loss = 3 log 2
     assert torch.allclose(sgns_loss(v, u), torch.tensor([3 * np.log(2)], dtype=torch.float32))
+
+
+def test_skipgram_pairs_are_the_windows_flattened():
+    ids, sent = np.arange(40) % 7, np.repeat(np.arange(8), 5)
+    centers, ctx = context_windows(ids, sent, 3, np.random.default_rng(5))
+    pc, po = skipgram_pairs(ids, sent, 3, np.random.default_rng(5))
+    expected = [(c, o) for c, row in zip(centers.tolist(), ctx.tolist()) for o in row if o >= 0]
+    assert list(zip(pc.tolist(), po.tolist())) == expected
 
 
 @pytest.mark.parametrize("sg", [1, 0])
