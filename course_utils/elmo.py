@@ -176,20 +176,24 @@ def lm_targets(word_ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor
 
 
 class Highway(nn.Module):
-    """y = g * relu(W_h x) + (1 - g) * x, with a gate g = sigmoid(W_g x)."""
+    """y = g * x + (1 - g) * relu(W_h x), with a carry gate g = sigmoid(W_g x + b_g).
+
+    As in ELMo's reference code, g multiplies the input, so the gate bias b_g = +1 starts
+    each layer close to carrying its input through (g = sigmoid(1) = 0.73 at initialisation).
+    """
 
     def __init__(self, dim: int, n_layers: int = 1):
         super().__init__()
         layers = [nn.Linear(dim, 2 * dim) for _ in range(n_layers)]
-        for layer in layers:  # start by carrying the input through (gate bias > 0)
+        for layer in layers:  # start by carrying the input through: b_g = +1, g ~ 0.73
             nn.init.constant_(layer.bias[dim:], 1.0)
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
             h, gate = layer(x).chunk(2, dim=-1)  # (..., dim) each
-            g = torch.sigmoid(gate)
-            x = g * F.relu(h) + (1 - g) * x
+            g = torch.sigmoid(gate)  # (..., dim) the share of the input carried through
+            x = g * x + (1 - g) * F.relu(h)
         return x
 
 

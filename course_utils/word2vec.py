@@ -619,7 +619,7 @@ def wilson_interval(n_correct: int, n: int, z: float = 1.96) -> tuple[float, flo
     p = n_correct / n
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return float(centre - half), float(centre + half)
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))  # rounding at p = 0 or 1
 
 
 def evaluate_similarity(kv, name_or_path: str | Path = "zh_similarity") -> SimilarityResult:

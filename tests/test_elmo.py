@@ -228,3 +228,20 @@ def test_embed_sentences_drops_boundaries(tiny):
     per_layer = embed_sentences(model, SENTS, chars, batch_size=3)
     assert len(per_layer) == 3
     assert [h.shape for h in per_layer[2]] == [(len(s), 16) for s in SENTS]
+
+
+def test_highway_gate_carries_the_input():
+    """g multiplies the input: a large gate bias passes x through, a very negative one gives relu(W_h x)."""
+    from course_utils.elmo import Highway
+
+    torch.manual_seed(0)
+    hw = Highway(4)
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        hw.layers[0].bias[4:] = 50.0  # g = 1: carry
+        assert torch.allclose(hw(x), x, atol=1e-6)
+        hw.layers[0].bias[4:] = -50.0  # g = 0: transform
+        w, b = hw.layers[0].weight[:4], hw.layers[0].bias[:4]
+        assert torch.allclose(hw(x), torch.relu(x @ w.T + b), atol=1e-6)
+    fresh = Highway(4)
+    assert torch.all(fresh.layers[0].bias[4:] == 1.0)  # starts closer to carrying (g = 0.73)
