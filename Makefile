@@ -70,6 +70,14 @@ execute: install  ## Re-run notebooks in place, default profile (NB=path for one
 bench: install  ## Every speed ratio of the course in one table (OUT=path for the JSON)
 	$(PYTHON) -m course_utils.tools.bench $(if $(OUT),--out $(OUT),)
 
+# Mutation testing (a maintenance tool, slow, not part of make test): scripts/mutation.py runs
+# mutmut on each taught module against its unit tests only, never the notebook tests.
+MODULES ?=
+JOBS ?=
+.PHONY: mutation
+mutation: install-test  ## Mutation score of the taught modules (MODULES="norms rope" for some; slow)
+	$(PYTHON) scripts/mutation.py $(if $(JOBS),--jobs $(JOBS),) $(MODULES)
+
 gpu-check: install  ## On a CUDA GPU: copies of every notebook in the gpu profile, one report
 	$(PYTHON) -m course_utils.tools.gpu_budget
 	$(PYTHON) -m course_utils.tools.gpu_check $(NB)

@@ -30,7 +30,7 @@ def test_torch_range_accepts_autodl_and_current_torch():
 
 
 # Tools whose findings change from version to version: pinned so that every machine agrees.
-PINNED_TOOLS = {"ruff", "mypy"}
+PINNED_TOOLS = {"ruff", "mypy", "mutmut"}
 
 
 def test_runtime_requirements_are_ranges_not_pins():
@@ -82,6 +82,7 @@ def test_test_tools_are_kept_apart():
         "ruff",
         "mypy",
         "pre-commit",
+        "mutmut",
         "transformers",
         "sentence-transformers",
         "cn2an",
