@@ -286,3 +286,76 @@ def test_multi_head_rejects_a_value_unlike_the_key():
 def test_multi_head_bad_sizes(h, d_model, error, match):
     with pytest.raises(error, match=match):
         MultiHeadedAttention(h=h, d_model=d_model)
+
+
+@pytest.mark.parametrize("shape_q, shape_k", [((5, 3), (4, 3)), ((2, 5, 3), (2, 4, 3))])
+def test_backward_by_hand_for_2d_and_3d_inputs(shape_q, shape_k):
+    """dV = P^T dO, dP = dO V^T, dK = dS^T Q / sqrt(d): the transposes are of the last two
+    axes, whatever the number of leading axes (seq_q != seq_k shows a wrong one)."""
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(*shape_q, generator=g, dtype=torch.float64, requires_grad=True)
+    k, v = (
+        torch.randn(*shape_k, generator=g, dtype=torch.float64, requires_grad=True)
+        for _ in range(2)
+    )
+    out, p = attention(q, k, v)
+    grad_out = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    out.backward(grad_out)
+    mine = attention_backward(q.detach(), k.detach(), v.detach(), p.detach(), grad_out)
+    for got, ref in zip(mine, (q.grad, k.grad, v.grad)):
+        torch.testing.assert_close(got, ref)
+
+
+def test_manual_backward_applies_the_mask():
+    q, k, v = qkv(1, 4, 3)
+    mask = causal_mask(4)
+    out = AttentionWithManualBackward.apply(q, k, v, mask)
+    torch.testing.assert_close(out, attention(q, k, v, mask=mask)[0])
+    assert not torch.allclose(out, attention(q, k, v)[0])
+
+
+def test_fully_masked_row_in_a_batched_mask():
+    """A (batch, seq_q, seq_k) mask: the row that allows no key gives zero weights, the other
+    rows of the same batch element still sum to 1."""
+    q, k, v = qkv(2, 3, 4)
+    mask = torch.ones(2, 3, 3, dtype=torch.bool)
+    mask[0, 1] = False  # batch 0, query 1: no key at all
+    mask[1, :, 2] = False  # batch 1: key 2 hidden from every query
+    out, p = attention(q, k, v, mask=mask)
+    assert torch.all(p[0, 1] == 0) and torch.all(out[0, 1] == 0)
+    sums = p.sum(-1)
+    torch.testing.assert_close(sums[0, [0, 2]], torch.ones(2, dtype=torch.float64))
+    torch.testing.assert_close(sums[1], torch.ones(3, dtype=torch.float64))
+    assert torch.all(p[1, :, 2] == 0)
+
+
+def test_multi_head_with_a_full_3d_mask_and_its_defaults():
+    """A (batch, seq_q, seq_k) mask is the same for every head: compare head by head."""
+    torch.manual_seed(0)
+    mha = MultiHeadedAttention(2, 8, dropout=0.0).eval()
+    assert mha.attn is None  # nothing attended yet
+    assert all(lin.bias is not None for lin in mha.linears)  # biases by default
+    assert all(lin.bias is None for lin in MultiHeadedAttention(2, 8, bias=False).linears)
+    x = torch.randn(3, 5, 8)
+    mask = causal_mask(5).expand(3, 5, 5).clone()
+    mask[1, :, 3:] = False  # batch 1 may not look at its last two positions
+    mask[1, :, 0] = True
+    out = mha(x, x, x, mask)
+    q, k, v = (lin(x).view(3, 5, 2, 4).transpose(1, 2) for lin, x in zip(mha.linears, (x, x, x)))
+    ref, _ = attention(q, k, v, mask=mask[:, None])  # (batch, 1, seq_q, seq_k)
+    ref = mha.linears[3](ref.transpose(1, 2).reshape(3, 5, 8))
+    torch.testing.assert_close(out, ref)
+
+
+def test_padding_mask_of_no_sequence_and_sdpa_reference_without_mask():
+    none = torch.zeros(0, dtype=torch.long)  # a batch of no sequence
+    assert padding_mask(none).shape == (0, 1, 0)
+    assert padding_mask(none, max_len=3).shape == (0, 1, 3)
+    q, k, v = qkv(2, 4, 3)
+    torch.testing.assert_close(sdpa_reference(q, k, v), attention(q, k, v)[0])
+
+
+def test_to_torch_mha_keeps_dropout_and_bias_settings():
+    assert to_torch_mha(MultiHeadedAttention(2, 8, dropout=0.3)).dropout == 0.3
+    ref = to_torch_mha(MultiHeadedAttention(2, 8, bias=False))
+    assert ref.in_proj_bias is None and ref.out_proj.bias is None

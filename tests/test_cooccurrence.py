@@ -85,3 +85,45 @@ def test_bad_input():
         truncated_svd(np.eye(4), k=4)
     with pytest.raises(KeyError, match="not in the vocabulary"):
         nearest_neighbours(np.eye(6), VOCAB, "香蕉")
+
+
+def _counts_by_brute_force(sentences, vocab, window):
+    index = {w: i for i, w in enumerate(vocab)}
+    m = np.zeros((len(vocab), len(vocab)))
+    for sent in sentences:
+        ids = [index[w] for w in sent if w in index]
+        for a in range(len(ids)):
+            for b in range(len(ids)):
+                if a != b and abs(a - b) <= window:
+                    m[ids[a], ids[b]] += 1
+    return m
+
+
+def test_counts_match_brute_force_for_every_window():
+    rng = np.random.default_rng(0)
+    vocab = list("abcdefg")
+    sents = [list(rng.choice(list("abcdefgxy"), size=rng.integers(1, 9))) for _ in range(30)]
+    for window in (1, 2, 3, 8):
+        got = cooccurrence_matrix(sents, vocab, window=window)
+        assert got.shape == (7, 7) and isinstance(got, sparse.csr_matrix)
+        np.testing.assert_array_equal(got.toarray(), _counts_by_brute_force(sents, vocab, window))
+    assert cooccurrence_matrix([["a"], ["x", "b"]], vocab).nnz == 0  # no pair at all
+    assert cooccurrence_matrix(sents, vocab).toarray().sum() > 0
+
+
+def test_ppmi_of_asymmetric_counts_with_context_smoothing():
+    """PMI = log[P(i, j) / (P(i) P_s(j))]: rows are words, columns contexts raised to s."""
+    counts = np.array([[0, 4, 1, 0], [2, 0, 3, 1], [1, 5, 0, 2], [0, 1, 2, 0]], dtype=float)
+    for s in (0.75, 1.0, 0.5):
+        got = ppmi(counts, smoothing=s) if s != 0.75 else ppmi(counts)
+        total = counts.sum()
+        p_i = counts.sum(axis=1) / total
+        c = counts.sum(axis=0) ** s
+        p_j = c / c.sum()
+        with np.errstate(divide="ignore"):
+            pmi = np.log((counts / total) / np.outer(p_i, p_j))
+        want = np.where(counts > 0, np.maximum(pmi, 0), 0)
+        np.testing.assert_allclose(got.toarray(), want, rtol=1e-12)
+        assert got.nnz == (want > 0).sum()  # only positive scores are stored
+    # a uniform table: P(i, j) = P(i) P(j) exactly, every PMI is 0 and nothing is stored
+    assert ppmi(np.ones((2, 2)), smoothing=1.0).nnz == 0

@@ -249,3 +249,58 @@ def test_gpt2_residual_init_follows_depth():
     ]
     assert two == pytest.approx(0.02 / math.sqrt(4), rel=0.05)
     assert eight == pytest.approx(0.02 / math.sqrt(16), rel=0.05)
+
+
+def _top_k_reference(row, k):
+    kth = sorted(row.tolist(), reverse=True)[k - 1]
+    return [x if x >= kth else float("-inf") for x in row.tolist()]
+
+
+def _top_p_reference(row, p):
+    probs = row.softmax(-1).tolist()
+    order = sorted(range(len(probs)), key=lambda i: -probs[i])
+    keep, total = set(), 0.0
+    for i in order:  # keep tokens until the kept ones reach p
+        if total >= p:
+            break
+        keep.add(i)
+        total += probs[i]
+    return [x if i in keep else float("-inf") for i, x in enumerate(row.tolist())]
+
+
+def test_filters_work_on_every_row_of_any_batch_shape():
+    """top-k and top-p act on the last axis of (..., vocab) logits, row by row."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 7)
+    for k in (1, 3, 7, 10):
+        got = top_k_filter(logits, k)
+        for idx in [(i, j) for i in range(2) for j in range(3)]:
+            assert got[idx].tolist() == _top_k_reference(logits[idx], min(k, 7)), (k, idx)
+    for p in (0.3, 0.6, 0.9, 1.0):
+        got = top_p_filter(logits, p)
+        for idx in [(i, j) for i in range(2) for j in range(3)]:
+            assert got[idx].tolist() == _top_p_reference(logits[idx], p), (p, idx)
+    # on one row (1-D) as well
+    assert top_k_filter(logits[0, 0], 2).tolist() == _top_k_reference(logits[0, 0], 2)
+
+
+def test_top_p_boundary_and_default_temperature():
+    """top-p stops as soon as the kept tokens reach p (>=): four tokens of 0.25 and p = 0.5
+    keep exactly two. The default temperature is 1: the same draws as temperature=1.0."""
+    kept = torch.isfinite(top_p_filter(torch.zeros(3, 4), 0.5)).sum(-1)
+    assert kept.tolist() == [2, 2, 2]
+    assert torch.isfinite(top_p_filter(torch.zeros(1, 4), 0.75)).sum() == 3
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -3.0]]).expand(400, 5)
+    a = sample_next(logits, generator=torch.Generator().manual_seed(3))
+    b = sample_next(logits, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    c = sample_next(logits, temperature=2.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    # the draws follow softmax(logits / T): token 0 has probability 0.636 at T = 1
+    assert abs((a == 0).float().mean().item() - logits[0].softmax(-1)[0].item()) < 0.08
+    # greedy picks the largest logit of every row
+    assert sample_next(
+        torch.tensor([[0.0, 5.0, 1.0], [9.0, 0.0, 1.0]]), temperature=0
+    ).tolist() == [
+        [1],
+        [0],
+    ]

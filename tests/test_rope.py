@@ -78,3 +78,73 @@ def test_bad_input():
         apply_rope(torch.randn(4, 32), cos, sin)
     with pytest.raises(ValueError, match="positive int"):
         alibi_slopes(0)
+
+
+def test_alibi_slopes_when_heads_are_not_a_power_of_two():
+    """6 heads: the 4-head slopes 2^-2, 2^-4, 2^-6, 2^-8, then every other slope of the 8-head
+    set (2^-1, 2^-3, ...), as many as are missing: 2^-1 and 2^-3 (Press et al., appendix)."""
+    want = [2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8, 2.0**-1, 2.0**-3]
+    torch.testing.assert_close(alibi_slopes(6), torch.tensor(want))
+    s40 = alibi_slopes(40)  # 32 slopes, then 2^(-8/64 (2k + 1)) for k = 0..7
+    extra = [2 ** (-8 / 64 * (2 * k + 1)) for k in range(8)]
+    torch.testing.assert_close(s40[32:], torch.tensor(extra))
+    assert alibi_slopes(6).dtype == torch.float32
+
+
+def _rope_by_hand(x, positions, theta, interleaved):
+    """Each pair (a, b) of coordinates rotated by position * theta^(-2i/d), as a complex
+    number (a + ib) e^(i angle). Pairs: (2i, 2i+1) interleaved, (i, i + d/2) otherwise."""
+    d = x.size(-1)
+    out = x.clone().double()
+    for s, pos in enumerate(positions):
+        for i in range(d // 2):
+            a_idx, b_idx = (2 * i, 2 * i + 1) if interleaved else (i, i + d // 2)
+            angle = pos * theta ** (-2 * i / d)
+            z = complex(x[..., s, a_idx].item(), x[..., s, b_idx].item()) * complex(
+                math.cos(angle), math.sin(angle)
+            )
+            out[..., s, a_idx], out[..., s, b_idx] = z.real, z.imag
+    return out.float()
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_rope_against_complex_rotation_by_hand(interleaved):
+    torch.manual_seed(0)
+    x = torch.randn(4, 8)  # (seq, head_dim)
+    positions = [0, 1, 5, 17]
+    for theta, rope in ((10000.0, RotaryEmbedding(8)), (500.0, RotaryEmbedding(8, theta=500.0))):
+        cos, sin = rope(torch.tensor(positions))
+        got = apply_rope(x, cos, sin, interleaved=interleaved)
+        torch.testing.assert_close(got, _rope_by_hand(x, positions, theta, interleaved))
+    # the default theta is 10,000, in the function and in the module
+    torch.testing.assert_close(rope_inv_freq(8), rope_inv_freq(8, theta=10000.0))
+    assert RotaryEmbedding(8).theta == 10000.0
+
+
+def test_rope_with_per_sequence_positions_and_dtype():
+    """cos/sin (batch, seq, d/2) from positions (batch, seq): each row rotated by its own
+    positions; a bfloat16 input comes back in bfloat16."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8)  # (batch, seq, head_dim)
+    positions = torch.tensor([[0, 1, 2], [7, 8, 9]])
+    cos, sin = RotaryEmbedding(8)(positions)
+    assert cos.shape == (2, 3, 4)
+    got = apply_rope(x, cos, sin)
+    for b in range(2):
+        c, s = RotaryEmbedding(8)(positions[b])
+        torch.testing.assert_close(got[b], apply_rope(x[b], c, s))
+    y = apply_rope(x.to(torch.bfloat16), cos, sin)
+    assert y.dtype == torch.bfloat16
+    partial = apply_rope(torch.randn(3, 12).to(torch.bfloat16), cos[0, :, :2], sin[0, :, :2])
+    assert partial.dtype == torch.bfloat16 and partial.shape == (3, 12)
+
+
+def test_smallest_sizes_are_accepted_and_the_next_ones_down_rejected():
+    torch.testing.assert_close(rope_inv_freq(2), torch.tensor([1.0]))  # one pair, frequency 1
+    torch.testing.assert_close(alibi_slopes(1), torch.tensor([2.0**-8]))  # one head
+    for bad in (0, -2, 2.0, 3):
+        with pytest.raises(ValueError, match="rotary_dim must be a positive even int"):
+            rope_inv_freq(bad)
+    with pytest.raises(ValueError, match="seq_q"):
+        alibi_bias(2, 5, 4)
+    assert alibi_bias(2, 4, 4).shape == (2, 4, 4)
