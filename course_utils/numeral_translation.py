@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from .decoding import beam_search, greedy_decode, sequence_log_prob
@@ -24,6 +26,14 @@ def ids_to_text(ids, vocab: Vocab) -> str:
         if tok not in ("<bos>", "<pad>"):
             out.append(tok)
     return "".join(out)
+
+
+def text_to_tokens(text: str, vocab: Vocab) -> list[str]:
+    """Text -> the target tokens it was joined from: its characters, and each special token
+    that ``ids_to_text`` wrote out (an untrained model may emit ``<unk>``) as one token."""
+    specials = sorted((t for t in vocab.specials if len(t) > 1), key=len, reverse=True)
+    pattern = "|".join([*map(re.escape, specials), "."])
+    return re.findall(pattern, text, flags=re.DOTALL)
 
 
 def translate_numbers(
@@ -69,11 +79,12 @@ def translation_log_prob(
     """log P(text | number) under the model: its characters, then <eos>, teacher-forced."""
     instance_of("number", number, int)
     instance_of("text", text, str)
-    unknown = sorted(c for c in set(text) if c not in tgt_vocab)
+    tokens = text_to_tokens(text, tgt_vocab)
+    unknown = sorted(c for c in set(tokens) if c not in tgt_vocab)
     if unknown:
         raise ValueError(f"text holds characters the target vocabulary lacks: {unknown}")
     src, _ = numeral_tensors([number], src_vocab, tgt_vocab)  # (1, src_len)
     src_mask = (src != src_vocab["<pad>"]).unsqueeze(-2)  # (1, 1, src_len)
-    ids = [tgt_vocab["<bos>"], *tgt_vocab.encode(list(text)), tgt_vocab["<eos>"]]
+    ids = [tgt_vocab["<bos>"], *tgt_vocab.encode(tokens), tgt_vocab["<eos>"]]
     model.eval()
     return sequence_log_prob(model, src, src_mask, torch.tensor([ids])).item()

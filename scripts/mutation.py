@@ -23,14 +23,16 @@ Each mutant falls in one category, by the line that it changes:
   at all (``do_not_mutate_patterns``), nor are ``raise`` and ``assert`` statements, the calls
   to the input-check helpers (``positive_int(...)``, ``_check_*(...)``) and the bodies of the
   modules' own ``check_*`` functions;
-* input-check: the condition of an ``if`` whose body only raises or calls a check helper;
+* input-check: the condition of an ``if`` whose body only raises or calls a check helper, and
+  an assignment from a check helper (``dims = tensor_shape("src", src, "batch seq")``);
 * formula: everything else (arithmetic, constants, comparisons, indices, axes).
 
 The score is killed / formula mutants (a timeout counts as killed). The formula mutants that
 survive are printed with their diff: each is either equivalent (it computes the same values,
 e.g. ``max(step, 1)`` -> ``max(step, 2)`` where step 1 is never asked for) or a gap in the tests.
 mutmut does not mutate functions with decorators other than @staticmethod and @classmethod
-(``@torch.no_grad()``, ``@property``) nor code outside functions (dataclass defaults).
+(``@property``) nor code outside functions (dataclass defaults); a top-level function under
+``@torch.no_grad()`` is made mutable by applying that decorator after the definition instead.
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def check_lines(source: str) -> tuple[set[int], set[int]]:
             skip.update(span(node))
         elif isinstance(node, ast.FunctionDef) and CHECK_CALL.match(node.name):
             skip.update(range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1))
+        elif isinstance(node, ast.Assign) and CHECK_CALL.match(_call_name(node.value)):
+            guards.update(span(node))  # dims = tensor_shape("x", x, "batch seq"): a check
         elif isinstance(node, ast.If) and all(is_check(s) for s in node.body):
             guards.update(span(node.test))
             guards.add(node.lineno)
@@ -156,6 +160,33 @@ def mutmut_config(module: str, source: str) -> str:
 # ------------------------------------------------------------------------- running
 
 
+NO_GRAD = "@torch.no_grad()"
+
+
+def undecorate_no_grad(source: str) -> str:
+    """The module with its top-level ``@torch.no_grad()`` functions open to mutation.
+
+    mutmut leaves decorated functions alone, so the decorator line is blanked (the line
+    numbers stay) and the same decorator is applied at the end of the module instead, to the
+    name mutmut's trampoline then holds: the function runs without gradients as before.
+    """
+    lines = source.splitlines()
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            for dec in node.decorator_list:
+                if ast.get_source_segment(source, dec) == NO_GRAD[1:]:
+                    lines[dec.lineno - 1] = ""
+                    names.append(node.name)
+    if not names:
+        return source
+    tail = [
+        f"{name} = torch.no_grad()({name})  # mutation run: see scripts/mutation.py"
+        for name in names
+    ]
+    return "\n".join(lines + ["", *tail]) + "\n"
+
+
 def prepare(module: str) -> Path:
     """A fresh snapshot of the package, tests and data in .cache/mutation/<module>/."""
     work = WORK / module
@@ -170,6 +201,8 @@ def prepare(module: str) -> Path:
         else:
             shutil.copy2(src, work / name)
     source = (ROOT / "course_utils" / f"{module}.py").read_text(encoding="utf-8")
+    source = undecorate_no_grad(source)
+    (work / "course_utils" / f"{module}.py").write_text(source, encoding="utf-8")
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     pyproject = pyproject.split("\n[tool.mutmut]")[0]  # a section of our own, never two
     (work / "pyproject.toml").write_text(pyproject + mutmut_config(module, source), "utf-8")

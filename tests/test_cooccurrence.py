@@ -127,3 +127,21 @@ def test_ppmi_of_asymmetric_counts_with_context_smoothing():
         assert got.nnz == (want > 0).sum()  # only positive scores are stored
     # a uniform table: P(i, j) = P(i) P(j) exactly, every PMI is 0 and nothing is stored
     assert ppmi(np.ones((2, 2)), smoothing=1.0).nnz == 0
+
+
+def test_default_window_is_two_words():
+    sentence = [["a", "b", "c", "d", "e"]]
+    vocab = list("abcde")
+    default = cooccurrence_matrix(sentence, vocab).toarray()
+    assert np.array_equal(default, cooccurrence_matrix(sentence, vocab, window=2).toarray())
+    assert default[0, 2] == 1 and default[0, 3] == 0  # "c" is 2 words from "a", "d" is 3
+
+
+def test_svd_is_seeded_and_repeatable():
+    rng = np.random.default_rng(0)
+    m = sparse.csr_matrix(rng.poisson(1.0, size=(40, 30)).astype(float))
+    a, share_a = truncated_svd(m, 5)
+    b, share_b = truncated_svd(m, 5, seed=0)
+    c, _ = truncated_svd(m, 5)
+    assert np.array_equal(a, b) and np.array_equal(share_a, share_b)  # the default seed is 0
+    assert np.array_equal(a, c)  # the same call gives the same vectors, bit for bit

@@ -133,3 +133,81 @@ def test_sequence_log_prob_tells_a_search_error_from_the_search():
         sequence_log_prob(model, src, None, torch.ones(2, 1, dtype=torch.long))
     with pytest.raises(ValueError, match=r"tgt .* batch = 2"):
         sequence_log_prob(model, src, None, torch.ones(3, 2, dtype=torch.long))
+
+
+# ---- a real (random, small) Transformer against step-by-step references ----
+
+
+def _small_transformer():
+    from course_utils.transformer import make_model
+
+    torch.manual_seed(0)
+    model = make_model(src_vocab=9, tgt_vocab=7, N=2, d_model=16, d_ff=32, h=2, dropout=0.0)
+    src = torch.tensor([[3, 4, 5, 6, 0], [6, 5, 4, 3, 2]])  # (2, 5)
+    src_mask = torch.tensor([[[1, 1, 1, 1, 0]], [[1, 1, 1, 1, 1]]], dtype=torch.bool)  # (2, 1, 5)
+    return model.eval(), src, src_mask
+
+
+def _last_log_probs(model, memory, src_mask, ys):
+    """log P(next word | ys) of one hypothesis ys (1, t), the slow way."""
+    from course_utils.transformer import subsequent_mask
+
+    out = model.decode(memory, src_mask, ys, subsequent_mask(ys.size(1)))  # (1, t, d)
+    return model.generator(out[:, -1])[0]  # (vocab,)
+
+
+def test_next_word_log_probs_of_a_real_model_match_one_hypothesis_at_a_time():
+    model, src, src_mask = _small_transformer()
+    memory = model.encode(src[:1], src_mask[:1])  # (1, 5, 16), the padded sentence
+    ys = torch.tensor([[1, 3], [1, 4], [1, 5]])  # three beams, two tokens: beams != length
+    got = next_word_log_probs(model, memory, src_mask[:1], ys)  # (3, 7)
+    want = torch.stack([_last_log_probs(model, memory, src_mask[:1], y[None]) for y in ys])
+    torch.testing.assert_close(got, want)
+    # the source padding and the memory matter: without them the answer changes
+    unmasked = next_word_log_probs(model, memory, torch.ones(1, 1, 5, dtype=torch.bool), ys)
+    assert not torch.allclose(got, unmasked, atol=1e-4)
+
+
+def test_greedy_decode_of_a_real_model_matches_a_word_by_word_loop():
+    model, src, src_mask = _small_transformer()
+    ys = greedy_decode(model, src, src_mask, max_len=5, start_symbol=1)  # (2, 5)
+    assert ys.shape == (2, 5)
+    for b in range(2):
+        memory = model.encode(src[b : b + 1], src_mask[b : b + 1])
+        want = torch.tensor([[1]])
+        for _ in range(4):
+            nxt = _last_log_probs(model, memory, src_mask[b : b + 1], want).argmax()
+            want = torch.cat([want, nxt.view(1, 1)], dim=1)
+        assert ys[b].tolist() == want[0].tolist()
+
+
+def test_sequence_log_prob_of_a_real_model_is_the_sum_of_its_word_log_probs():
+    model, src, src_mask = _small_transformer()
+    tgt = torch.tensor([[1, 2, 3, 4], [1, 6, 5, 2]])  # (2, 4)
+    got = sequence_log_prob(model, src, src_mask, tgt)  # (2,)
+    for b in range(2):
+        memory = model.encode(src[b : b + 1], src_mask[b : b + 1])
+        want = sum(
+            _last_log_probs(model, memory, src_mask[b : b + 1], tgt[b : b + 1, :t])[tgt[b, t]]
+            for t in range(1, 4)
+        )
+        assert math.isclose(got[b].item(), want.item(), rel_tol=1e-5)
+
+
+def test_beam_of_one_is_greedy_and_scores_its_own_log_prob():
+    model, src, src_mask = _small_transformer()
+    greedy = greedy_decode(model, src[:1], src_mask[:1], max_len=6, start_symbol=1, end_symbol=2)
+    hyps = beam_search(model, src[:1], src_mask[:1], 6, 1, 2, beam_size=1, alpha=0.0)
+    tokens = greedy[0].tolist()
+    tokens = tokens[: tokens.index(2) + 1] if 2 in tokens else tokens
+    assert hyps[0].tokens == tokens
+    lp = sequence_log_prob(model, src[:1], src_mask[:1], torch.tensor([tokens])).item()
+    assert math.isclose(hyps[0].log_prob, lp, rel_tol=1e-5)
+    # a wider beam never finds a worse best hypothesis at alpha = 0 on this model
+    wide = beam_search(model, src[:1], src_mask[:1], 6, 1, 2, beam_size=4, alpha=0.0)
+    assert wide[0].log_prob >= hyps[0].log_prob - 1e-6
+    scored = beam_search(model, src[:1], src_mask[:1], 6, 1, 2, beam_size=4, alpha=1.0)
+    for h in scored:
+        n = len(h.tokens) - 1
+        assert math.isclose(h.score, h.log_prob / length_penalty(n, 1.0), rel_tol=1e-6)
+    assert [h.score for h in scored] == sorted((h.score for h in scored), reverse=True)

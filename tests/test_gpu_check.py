@@ -1,6 +1,7 @@
 """course_utils.tools.gpu_check: executed copies, time limit, key figures, never in place."""
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -93,7 +94,7 @@ def test_smoke_mode_lists_failed_asserts_and_goes_on(tmp_path):
 
 
 def test_a_notebook_over_20_gb_fails(tmp_path, monkeypatch):
-    def fake_run(path, out_dir, profile, smoke, limit):
+    def fake_run(path, out_dir, profile, smoke, limit, threads=None):
         return gpu_check.NotebookReport(
             Path(path).stem, "ok", 1.0, max_allocated_gb=19.0, max_reserved_gb=21.5
         )
@@ -106,3 +107,17 @@ def test_a_notebook_over_20_gb_fails(tmp_path, monkeypatch):
     assert (
         "| big | over 20 GB | 1.0 | 19.00 / 21.50 |" in (tmp_path / "o" / "report.md").read_text()
     )
+
+
+def test_notebooks_side_by_side_keep_their_order_and_share_the_cores(tmp_path):
+    a = _notebook(tmp_path / "a.ipynb", "import os\nprint(os.environ['OMP_NUM_THREADS'])")
+    b = _notebook(tmp_path / "b.ipynb", "raise KeyError('b')")
+    out = tmp_path / "o"
+    assert gpu_check.main([str(a), str(b), "--smoke", "--jobs", "2", "--out-dir", str(out)]) == 1
+    report = json.loads((out / "report.json").read_text())
+    assert [n["notebook"] for n in report["notebooks"]] == ["a", "b"]
+    assert [n["status"] for n in report["notebooks"]] == ["ok", "error"]
+    copy = nbformat.read(out / "a.ipynb", as_version=4)
+    assert copy.cells[0].outputs[0]["text"].strip() == str(max(1, (os.cpu_count() or 1) // 2))
+    with pytest.raises(SystemExit):
+        gpu_check.main([str(a), "--smoke", "--jobs", "0"])

@@ -6,6 +6,7 @@ import random
 import pytest
 import torch
 
+from course_utils.decoding import sequence_log_prob
 from course_utils.numeral_dataset import (
     held_out_numbers,
     numbers_of_length,
@@ -84,6 +85,22 @@ def test_translation_log_prob_scores_what_the_decoders_return():
     )
     with pytest.raises(ValueError, match="lacks"):
         translation_log_prob(model, 7, "seven", src_vocab, tgt_vocab)
+
+
+def test_an_output_with_unk_reads_back_as_the_ids_it_came_from():
+    from course_utils.numeral_translation import text_to_tokens, translation_log_prob
+
+    src_vocab, tgt_vocab = numeral_vocabs()
+    assert "<unk>" in tgt_vocab.specials
+    ids = [tgt_vocab[t] for t in ("<bos>", "三", "<unk>", "十", "<eos>")]
+    text = ids_to_text(ids, tgt_vocab)
+    assert text == "三<unk>十" and text_to_tokens(text, tgt_vocab) == ["三", "<unk>", "十"]
+    assert text_to_tokens("<un", tgt_vocab) == ["<", "u", "n"]  # not a special: characters
+    model = _tiny_model(src_vocab, tgt_vocab).eval()
+    src, _ = numeral_tensors([30], src_vocab, tgt_vocab)
+    want = sequence_log_prob(model, src, (src != 0).unsqueeze(-2), torch.tensor([ids])).item()
+    got = translation_log_prob(model, 30, text, src_vocab, tgt_vocab)
+    assert math.isclose(got, want, rel_tol=1e-6)
 
 
 @pytest.mark.parametrize(

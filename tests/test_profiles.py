@@ -39,6 +39,7 @@ from typing import ClassVar  # noqa: E402
 
 from course_utils.tools.profiles import (  # noqa: E402
     RUN_LENGTH_FIELD,
+    SMOKE_MAX_EVAL,
     smoke_fields,
     smoke_mode,
     smoke_sizes,
@@ -95,6 +96,17 @@ def test_smoke_fields_can_be_declared():
         keep_going: bool
 
     assert smoke_sizes(Timed(10, 20, True), Timed(5, 1, False)) == Timed(1, 1, True)
+
+    @dataclass(frozen=True)
+    class Evaluated:
+        n_train: int
+        n_valid: int
+        n_pos: int
+
+    # held-out sets are cut to SMOKE_MAX_EVAL; the training set keeps quick's size
+    assert smoke_sizes(Evaluated(9000, 1000, 3000), Evaluated(3000, 300, 30)) == Evaluated(
+        3000, SMOKE_MAX_EVAL, 30
+    )
 
     @dataclass(frozen=True)
     class Wrong:

@@ -102,3 +102,113 @@ def test_label_smoothing_loss_value():
     t = torch.tensor([[0.0, 0.1, 0.8, 0.1], [0.0, 0.1, 0.1, 0.8]])
     expected = (t[t > 0] * (t[t > 0].log() - x[t > 0])).sum()
     assert torch.allclose(loss, expected)
+
+
+def _padded_batches():
+    """Two batches of different lengths, with padding in source and target."""
+    src1 = torch.tensor([[1, 4, 5, 0], [1, 6, 0, 0]])
+    tgt1 = torch.tensor([[1, 4, 5, 2, 0], [1, 6, 2, 0, 0]])
+    src2 = torch.tensor([[1, 3, 3]])
+    tgt2 = torch.tensor([[1, 3, 3, 2]])
+    return [Batch(src1, tgt1), Batch(src2, tgt2)]  # pad defaults to 0
+
+
+def test_run_epoch_loss_is_the_token_weighted_mean_of_masked_batches():
+    torch.manual_seed(0)
+    model = make_model(src_vocab=7, tgt_vocab=7, N=2, d_model=16, d_ff=32, h=2, dropout=0.0)
+    model.eval()
+    crit = LabelSmoothing(7, 0, 0.0)
+    loss_fn = SimpleLossCompute(model.generator, crit)
+    batches = _padded_batches()
+    assert [b.ntokens for b in batches] == [5, 3]
+    got, state = run_epoch(batches, model, loss_fn)  # no optimizer: evaluation only
+    total = 0.0
+    for b in batches:  # the reference: masks built by hand, NLL summed over real tokens
+        src_mask = (b.src != 0)[:, None, :]  # (batch, 1, src_len)
+        causal = torch.tril(torch.ones(b.tgt.size(1), b.tgt.size(1), dtype=torch.bool))
+        tgt_mask = (b.tgt != 0)[:, None, :] & causal  # (batch, t, t)
+        logp = model.generator(model(b.src, b.tgt, src_mask, tgt_mask))  # (batch, t, vocab)
+        nll = -logp.gather(-1, b.tgt_y[..., None]).squeeze(-1)  # (batch, t)
+        total += float(nll[b.tgt_y != 0].sum().detach())
+    assert got == pytest.approx(total / 8, rel=1e-5)
+    assert state.step == 0 and state.losses == [] and state.tokens == 8 and state.seconds > 0
+    before = state.seconds
+    run_epoch(batches, model, loss_fn, state=state)
+    assert before < state.seconds < 60  # time adds up over calls
+    assert run_epoch([], model, loss_fn)[0] == 0.0  # no batches: no loss, no division by 0
+
+
+def test_run_epoch_steps_the_optimizer_and_the_schedule_once_per_batch():
+    torch.manual_seed(0)
+    model = make_model(src_vocab=7, tgt_vocab=7, N=1, d_model=16, d_ff=32, h=2, dropout=0.0)
+    opt, sched = noam_optimizer(model, 16, warmup=4)
+    loss_fn = SimpleLossCompute(model.generator, LabelSmoothing(7, 0, 0.0))
+    batches = _padded_batches()
+    expected = []
+    for b in batches:  # the per-token loss of each batch, before its update
+        with torch.no_grad():
+            summed, _ = loss_fn(model(b.src, b.tgt, b.src_mask, b.tgt_mask), b.tgt_y, 1)
+        expected.append(float(summed) / b.ntokens)
+        break
+    _, state = run_epoch(batches, model, loss_fn, opt, sched)
+    assert state.step == 2 and len(state.losses) == 2
+    assert state.losses[0] == pytest.approx(expected[0], rel=1e-5)  # per token
+    assert sched.last_epoch == 2  # the schedule moved once per batch
+    assert opt.param_groups[0]["lr"] == pytest.approx(rate(2, 16, 1.0, 4))
+
+
+def test_noam_optimizer_defaults_are_the_papers():
+    opt, sched = noam_optimizer(torch.nn.Linear(2, 2), 512)
+    assert opt.param_groups[0]["lr"] == pytest.approx(rate(0, 512, 1.0, 400), rel=1e-12)
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(rate(3, 512, 1.0, 400), rel=1e-12)
+
+
+def test_simple_loss_compute_returns_the_sum_and_the_mean():
+    torch.manual_seed(0)
+    gen = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.LogSoftmax(-1))
+    crit = LabelSmoothing(5, 0, 0.0)
+    x, y = torch.randn(2, 3, 4), torch.tensor([[1, 2, 0], [3, 4, 1]])
+    summed, mean = SimpleLossCompute(gen, crit)(x, y, norm=5)
+    ref = crit(gen(x).reshape(-1, 5), y.reshape(-1))
+    assert summed == pytest.approx(float(ref), rel=1e-6)
+    assert float(mean) == pytest.approx(float(ref) / 5, rel=1e-6) and mean.requires_grad
+
+
+def test_label_smoothing_default_is_no_smoothing():
+    crit = LabelSmoothing(4, padding_idx=0)
+    crit(torch.log_softmax(torch.randn(1, 4), -1), torch.tensor([3]))
+    assert crit.true_dist.tolist() == [[0.0, 0.0, 0.0, 1.0]]
+
+
+def test_make_std_mask_hides_padding_columns_and_the_future():
+    tgt = torch.tensor([[1, 5, 0], [1, 0, 0]])
+    mask = Batch.make_std_mask(tgt, pad=0)  # (batch, t, t)
+    want = torch.tensor(
+        [
+            [[1, 0, 0], [1, 1, 0], [1, 1, 0]],
+            [[1, 0, 0], [1, 0, 0], [1, 0, 0]],
+        ],
+        dtype=torch.bool,
+    )
+    assert torch.equal(mask, want)
+    b = Batch(torch.tensor([[2, 0, 3]]))  # pad defaults to 0
+    assert b.src_mask.tolist() == [[[True, False, True]]]
+    assert b.to("cpu") is b and b.src_mask.device.type == "cpu"
+    full = Batch(torch.tensor([[2, 3]]), torch.tensor([[1, 2, 0]])).to("cpu")
+    assert full.tgt_mask.shape == (1, 2, 2) and full.tgt_y.tolist() == [[2, 0]]
+
+
+def test_copy_task_batches_follow_their_generator_and_their_format():
+    a = list(copy_task_batches(9, 5, 4, 2, torch.Generator().manual_seed(3)))
+    b = list(copy_task_batches(9, 5, 4, 2, torch.Generator().manual_seed(3)))
+    c = list(copy_task_batches(9, 5, 4, 2, torch.Generator().manual_seed(4)))
+    assert all(torch.equal(x.src, y.src) for x, y in zip(a, b))
+    assert not torch.equal(a[0].src, c[0].src)
+    seen = torch.cat([x.src for x in a + c])
+    assert seen[:, 0].eq(1).all()  # the start symbol
+    assert seen[:, 1:].min() == 2 and seen[:, 1:].max() == 8  # words 2..vocab-1, never pad
+    assert all(x.ntokens == 4 * 4 and x.src_mask.all() for x in a)  # no padding anywhere
+    assert torch.equal(a[0].tgt, a[0].src[:, :-1]) and torch.equal(a[0].tgt_y, a[0].src[:, 1:])

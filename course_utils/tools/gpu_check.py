@@ -165,6 +165,7 @@ def run_notebook(
     profile: str = "gpu",
     smoke: bool = False,
     limit_s: float = 600.0,
+    threads: int | None = None,
 ) -> NotebookReport:
     """Execute a copy of one notebook; write the executed copy to ``out_dir``."""
     import nbformat
@@ -207,6 +208,8 @@ def run_notebook(
         COURSE_NO_PROGRESS="1",
         MPLBACKEND="module://matplotlib_inline.backend_inline",
     )
+    if threads is not None:  # notebooks side by side: each kernel keeps to its share of cores
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     try:
         with _environment(**env):
             client.execute()
@@ -278,6 +281,23 @@ def format_report(reports: list[NotebookReport], header: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _run_all(paths, out_dir, args, limit, threads):
+    """The notebooks' reports in order, ``args.jobs`` kernels at a time (one process each)."""
+    run = [(p, out_dir, args.profile, args.smoke, limit, threads) for p in paths]
+    if args.jobs == 1:
+        yield from (run_notebook(*a) for a in run)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .timing import notebook_timing
+
+    # the longest first (by the committed default-profile timings), so no worker waits alone
+    order = sorted(range(len(run)), key=lambda i: -notebook_timing(run[i][0]).seconds)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {i: pool.submit(run_notebook, *run[i]) for i in order}
+        yield from (futures[i].result() for i in range(len(run)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -300,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out-dir",
         default=None,
         help="executed copies and the report (default .cache/gpu-check or .cache/smoke)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="notebooks executed side by side, each kernel with cores/jobs threads (default 1)",
     )
     parser.add_argument(
         "--allow-cpu",
@@ -334,10 +360,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{header['device']}; copies in {out_dir}",
         flush=True,
     )
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive int, got {args.jobs}")
+    threads = None if args.jobs == 1 else max(1, (os.cpu_count() or 1) // args.jobs)
     t0 = time.perf_counter()
     reports = []
-    for p in paths:
-        r = run_notebook(p, out_dir, args.profile, args.smoke, limit)
+    for p, r in zip(paths, _run_all(paths, out_dir, args, limit, threads)):
         if r.status == "ok" and (r.max_reserved_gb or 0.0) > BUDGET_GB:
             r.status = f"over {BUDGET_GB:.0f} GB"  # would not fit a 24 GB card with room to spare
         mem = "" if r.max_allocated_gb is None else f", peak GPU {r.max_allocated_gb:.2f} GB"
