@@ -175,7 +175,7 @@ def test_simple_loss_compute_returns_the_sum_and_the_mean():
     ref = crit(gen(x).reshape(-1, 5), y.reshape(-1))
     ref = ref.detach()
     assert summed == pytest.approx(float(ref), rel=1e-6)
-    assert float(mean) == pytest.approx(float(ref) / 5, rel=1e-6) and mean.requires_grad
+    assert float(mean.detach()) == pytest.approx(float(ref) / 5, rel=1e-6) and mean.requires_grad
 
 
 def test_label_smoothing_default_is_no_smoothing():
