@@ -19,6 +19,10 @@ NBVAL := $(PYTHON) -m pytest --nbval --nbval-current-env --nbval-sanitize-with n
 # Lint: the linter and the formatter's check, one line per file to reformat
 # (`ruff format --diff .` shows the changes, `ruff format .` applies them).
 RUFF_CHECKS := $(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check --output-format concise .
+# The smoke run: copies of every notebook with the gpu profile's shapes and two steps per loop, on
+# this machine, SMOKE_JOBS notebooks side by side (each kernel with its share of the cores).
+SMOKE_JOBS ?= 2
+SMOKE = COURSE_NO_PROGRESS=1 $(PYTHON) -m course_utils.tools.gpu_check --smoke --jobs $(SMOKE_JOBS)
 # make execute writes its timing table here as well as printing it.
 TIMING ?= .cache/timing.md
 export PYTHONHASHSEED := 0
@@ -40,10 +44,11 @@ lab: install  ## Install what is missing, then open the course in JupyterLab (ED
 	@echo "  JupyterLab ............. starting on port $(PORT) with notebooks/ (Ctrl-C stops it)"
 	@$(PYTHON) -m jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_FLAGS) $(LAB_OPEN)
 
-test: install-test  ## Install what is missing, then run every test (ruff, unit, notebooks)
+test: install-test  ## Install what is missing, then run every test (ruff, unit, notebooks, smoke)
 	$(RUFF_CHECKS)
 	$(PYTHON) -m pytest -q tests
 	COURSE_PROFILE=quick COURSE_NO_PROGRESS=1 $(NBVAL) notebooks solutions
+	$(SMOKE)
 
 test-unit: install-test  ## Only ruff and the unit tests
 	$(RUFF_CHECKS)
@@ -83,7 +88,7 @@ gpu-check: install  ## On a CUDA GPU: copies of every notebook in the gpu profil
 	$(PYTHON) -m course_utils.tools.gpu_check $(NB)
 
 test-smoke: install-test  ## gpu-profile shapes, capped steps, every notebook on this machine
-	COURSE_NO_PROGRESS=1 $(PYTHON) -m course_utils.tools.gpu_check --smoke $(NB)
+	$(SMOKE) $(NB)
 
 .PHONY: book test-book
 book:  ## The course as a static site, English and 中文, built offline (build/book/index.html)

@@ -282,20 +282,20 @@ def format_report(reports: list[NotebookReport], header: dict) -> str:
 
 
 def _run_all(paths, out_dir, args, limit, threads):
-    """The notebooks' reports in order, ``args.jobs`` kernels at a time (one process each)."""
+    """(path, report) of each notebook as it finishes, ``args.jobs`` kernels at a time."""
     run = [(p, out_dir, args.profile, args.smoke, limit, threads) for p in paths]
     if args.jobs == 1:
-        yield from (run_notebook(*a) for a in run)
+        yield from ((a[0], run_notebook(*a)) for a in run)
         return
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from .timing import notebook_timing
 
     # the longest first (by the committed default-profile timings), so no worker waits alone
-    order = sorted(range(len(run)), key=lambda i: -notebook_timing(run[i][0]).seconds)
+    run.sort(key=lambda a: -notebook_timing(a[0]).seconds)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {i: pool.submit(run_notebook, *run[i]) for i in order}
-        yield from (futures[i].result() for i in range(len(run)))
+        futures = {pool.submit(run_notebook, *a): a[0] for a in run}
+        yield from ((futures[f], f.result()) for f in as_completed(futures))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = None if args.jobs == 1 else max(1, (os.cpu_count() or 1) // args.jobs)
     t0 = time.perf_counter()
     reports = []
-    for p, r in zip(paths, _run_all(paths, out_dir, args, limit, threads)):
+    for p, r in _run_all(paths, out_dir, args, limit, threads):
         if r.status == "ok" and (r.max_reserved_gb or 0.0) > BUDGET_GB:
             r.status = f"over {BUDGET_GB:.0f} GB"  # would not fit a 24 GB card with room to spare
         mem = "" if r.max_allocated_gb is None else f", peak GPU {r.max_allocated_gb:.2f} GB"
@@ -374,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         where = "" if r.failed_cell is None else f" in cell {r.failed_cell}: {r.error}"
         print(f"  {p.name}: {r.status}{where} ({r.seconds:.1f} s{mem})", flush=True)
         reports.append(r)
+    reports.sort(key=lambda r: [Path(p).stem for p in paths].index(r.notebook))  # report order
     header["total_s"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.md").write_text(format_report(reports, header), encoding="utf-8")
