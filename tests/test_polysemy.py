@@ -116,3 +116,82 @@ def test_sense_separation_is_per_word():
 def test_bad_input(x, labels, match):
     with pytest.raises(ValueError, match=match):
         loo_centroid_accuracy(x, labels)
+
+
+def _brute_force(x, items):
+    """sense_separation written out the long way, for random vectors (no ties)."""
+    from sklearn.metrics import silhouette_samples
+
+    words = list(dict.fromkeys(it.word for it in items))
+    acc_c = acc_1 = sil = 0.0
+    within, across = [], []
+    for w in words:
+        idx = [i for i, it in enumerate(items) if it.word == w]
+        xw = x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)
+        lw = np.array([items[i].sense for i in idx])
+        for i in range(len(idx)):
+            rest = np.arange(len(idx)) != i
+            centroid = {
+                s: xw[rest & (lw == s)].mean(0) / np.linalg.norm(xw[rest & (lw == s)].mean(0))
+                for s in set(lw)
+            }
+            acc_c += max(centroid, key=lambda s: xw[i] @ centroid[s]) == lw[i]
+            sims = np.where(rest, xw @ xw[i], -np.inf)
+            acc_1 += lw[int(np.argmax(sims))] == lw[i]
+        sil += silhouette_samples(x[idx], lw, metric="cosine").sum()
+        sim = xw @ xw.T
+        pairs = [(a, b) for a in range(len(idx)) for b in range(len(idx)) if a != b]
+        within.append(np.mean([sim[a, b] for a, b in pairs if lw[a] == lw[b]]))
+        across.append(np.mean([sim[a, b] for a, b in pairs if lw[a] != lw[b]]))
+    n = len(items)
+    return {
+        "centroid_acc": acc_c / n,
+        "1nn_acc": acc_1 / n,
+        "silhouette": sil / n,
+        "within_cos": float(np.mean(within)),
+        "across_cos": float(np.mean(across)),
+        "cos_gap": float(np.mean(np.subtract(within, across))),
+    }
+
+
+def test_sense_separation_matches_a_brute_force_reference():
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(7)
+    senses = {"w": ["a"] * 4 + ["b"] * 3 + ["c"] * 2, "v": ["x"] * 3 + ["y"] * 5}
+    items = [PolysemyItem(w, s, (w,), 0) for w, ss in senses.items() for s in ss]
+    centres = rng.normal(size=(5, 6))
+    sense_id = {"a": 0, "b": 1, "c": 2, "x": 3, "y": 4}
+    x = np.stack([centres[sense_id[it.sense]] + 0.9 * rng.normal(size=6) for it in items])
+    got, want = sense_separation(x, items), _brute_force(x, items)
+    assert got.keys() == want.keys()
+    for key in want:
+        assert got[key] == pytest.approx(want[key], abs=1e-9), key
+    assert 0 < got["centroid_acc"] < 1 and 0 < got["1nn_acc"] < 1  # neither trivial case
+    within, across, gap = cosine_gap(x[:9], senses["w"])
+    assert (within, across) == pytest.approx(
+        (_brute_force(x[:9], items[:9])["within_cos"], _brute_force(x[:9], items[:9])["across_cos"])
+    )
+
+
+def test_ties_go_to_the_majority_sense_even_when_it_is_not_first():
+    labels = ["b"] * 3 + ["a"] * 2  # the majority "b" sorts after "a"
+    x = np.ones((5, 3))  # a static vector: every similarity ties
+    assert loo_centroid_accuracy(x, labels) == pytest.approx(3 / 5)
+    assert loo_1nn_accuracy(x, labels) == pytest.approx(3 / 5)
+    tie = ["b", "b", "a", "a"]  # equal counts: the first sense in sorted order
+    assert loo_centroid_accuracy(np.ones((4, 3)), tie) == pytest.approx(2 / 4)
+
+
+def test_majority_baseline_counts_each_word_separately():
+    items = [PolysemyItem("w", s, ("w",), 0) for s in ["x", "x", "y"]]
+    items += [PolysemyItem("v", s, ("v",), 0) for s in ["y", "y", "z"]]
+    assert majority_baseline(items) == pytest.approx(4 / 6)  # pooled senses would give 3 / 6
+
+
+def test_bad_rows_are_numbered_from_the_header_as_row_1(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(
+        "# a comment\nword\tsense\tsentence\n花\tflower\t我 买 花\n花\tflower\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="row 3: expected 3 tab-separated columns"):
+        load_polysemy(path=bad)
