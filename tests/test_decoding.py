@@ -211,3 +211,67 @@ def test_beam_of_one_is_greedy_and_scores_its_own_log_prob():
         n = len(h.tokens) - 1
         assert math.isclose(h.score, h.log_prob / length_penalty(n, 1.0), rel_tol=1e-6)
     assert [h.score for h in scored] == sorted((h.score for h in scored), reverse=True)
+
+
+class Spy:
+    """Wraps a model and records the masks each decoder call receives."""
+
+    def __init__(self, model):
+        self.model, self.generator, self.calls = model, model.generator, []
+
+    def encode(self, src, src_mask):
+        self.calls.append(("encode", src_mask))
+        return self.model.encode(src, src_mask)
+
+    def decode(self, memory, src_mask, tgt, tgt_mask):
+        self.calls.append(("decode", src_mask, tgt_mask, tgt.size(1)))
+        return self.model.decode(memory, src_mask, tgt, tgt_mask)
+
+
+def _check_masks(spy, src_mask):
+    from course_utils.transformer import subsequent_mask
+
+    assert spy.calls[0][0] == "encode" and torch.equal(spy.calls[0][1], src_mask)
+    decodes = [c for c in spy.calls if c[0] == "decode"]
+    assert decodes
+    for _, s_mask, t_mask, t in decodes:
+        assert s_mask is not None and torch.equal(s_mask[:1].expand_as(src_mask), src_mask)
+        assert torch.equal(t_mask, subsequent_mask(t))  # causal, over the t tokens so far
+
+
+def test_every_decoder_passes_the_source_mask_and_a_causal_target_mask():
+    model, src, src_mask = _small_transformer()
+    for decode in (
+        lambda m: greedy_decode(m, src[:1], src_mask[:1], 4, 1),
+        lambda m: beam_search(m, src[:1], src_mask[:1], 4, 1, 2, beam_size=2),
+        lambda m: sequence_log_prob(m, src[:1], src_mask[:1], torch.tensor([[1, 3, 4]])),
+    ):
+        spy = Spy(model)
+        decode(spy)
+        _check_masks(spy, src_mask[:1])
+
+
+def test_greedy_stops_once_every_row_has_ended():
+    model = TableModel(TABLE)  # "a" then <eos> for certain... after <eos> only <eos>
+    src = torch.ones(2, 3, dtype=torch.long)
+    ys = greedy_decode(model, src, None, 10, start_symbol=1, end_symbol=2)
+    assert ys.tolist() == [[1, 3, 2], [1, 3, 2]]  # stopped at length 3, not max_len 10
+    ys = greedy_decode(model, src, None, 5, start_symbol=1)  # no end symbol: runs to max_len
+    assert ys.shape == (2, 5)
+
+
+def test_beam_search_defaults_and_a_beam_that_shrinks_as_hypotheses_finish():
+    model, src, src_mask = _small_transformer()
+    default = beam_search(model, src[:1], src_mask[:1], 6, 1, 2)
+    explicit = beam_search(model, src[:1], src_mask[:1], 6, 1, 2, beam_size=4, alpha=0.6)
+    assert [(h.tokens, h.score) for h in default] == [(h.tokens, h.score) for h in explicit]
+    # beam_size hypotheses in all: each finished one leaves the beam, none is forgotten
+    for k in (2, 3, 5):
+        assert len(beam_search(model, src[:1], src_mask[:1], 6, 1, 2, beam_size=k)) == k
+
+
+def test_hypotheses_finished_at_different_steps_are_all_kept():
+    hyps = beam_search(TableModel(TABLE), torch.ones(1, 3, dtype=torch.long), None, 6, 1, 2, 3, 0.0)
+    # step 1 finishes "<eos>" (0.1); step 2 finishes "b <eos>" (0.36) and "a <eos>" (0.2)
+    assert [h.tokens for h in hyps] == [[1, 4, 2], [1, 3, 2], [1, 2]]
+    assert [round(math.exp(h.log_prob), 6) for h in hyps] == [0.36, 0.2, 0.1]
