@@ -271,7 +271,8 @@ def test_beam_search_defaults_and_a_beam_that_shrinks_as_hypotheses_finish():
 
 
 def test_hypotheses_finished_at_different_steps_are_all_kept():
-    hyps = beam_search(TableModel(TABLE), torch.ones(1, 3, dtype=torch.long), None, 6, 1, 2, 3, 0.0)
+    mask = torch.ones(1, 1, 3, dtype=torch.bool)
+    hyps = beam_search(TableModel(TABLE), torch.ones(1, 3, dtype=torch.long), mask, 6, 1, 2, 3, 0.0)
     # step 1 finishes "<eos>" (0.1); step 2 finishes "b <eos>" (0.36) and "a <eos>" (0.2)
     assert [h.tokens for h in hyps] == [[1, 4, 2], [1, 3, 2], [1, 2]]
     assert [round(math.exp(h.log_prob), 6) for h in hyps] == [0.36, 0.2, 0.1]
