@@ -121,3 +121,40 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="top_k"):
         m.generate(3, top_k=0)
     assert np.isfinite(m.cross_entropy(["", "明月"]))
+
+
+def test_defaults_and_fit_statistics():
+    m = CharBigramModel()
+    assert m.alpha == 0.1
+    m.fit(["ab", "ba"])
+    assert (m.n_pairs_seen, m.n_train_chars) == (6, 4)  # <bos>a ab b<eos> <bos>b ba a<eos>
+    v = m.vocab_size  # a, b, <unk>, <eos>
+    assert m.prob("a", "b") == pytest.approx((1 + 0.1) / (2 + 0.1 * v))
+    assert len(CharBigramModel().fit(["abcdefg"]).most_likely_next("a")) == 5
+
+
+def test_counts_at_the_edges_of_the_sorted_pair_codes():
+    m = CharBigramModel().fit(["ab", "ba", "bb"])
+    # ids: <bos> 0, <eos> 1, <unk> 2, a 3, b 4; the largest code seen is b -> b
+    assert m.count("b", "b") == 1 and m.count("b", "a") == 1
+    assert m.count("a", "a") == 0  # between two codes
+    n = CharBigramModel().fit(["ab"])
+    assert n.count("b", "b") == 0  # beyond the largest code seen (b -> <eos>)
+    assert n.count("z", "a") == 0 and n.count("a", "z") == 0  # characters never seen
+
+
+def test_next_distribution_agrees_with_prob_for_every_symbol():
+    m = CharBigramModel(alpha=0.3).fit(["床前明月光", "明月几时有", "月光"])
+    for prev in ("<bos>", "明", "月", "光", "从未见过"):
+        p = m.next_distribution(prev)
+        want = [0.0] + [m.prob(prev, s) for s in m.itos[1:]]
+        assert p == pytest.approx(want, rel=1e-12)
+    assert m.prob("从", "月") == pytest.approx(m.prob("<unk>", "月"))  # unseen context = <unk>
+
+
+def test_generate_starts_each_line_from_bos_and_follows_the_last_character():
+    m = CharBigramModel(alpha=0.01).fit(["ab"] * 5)
+    assert m.generate(5, top_k=1) == "ab\nab"  # after <eos>, the next line starts from <bos>
+    assert m.generate(2, prefix="b", top_k=1) == "b\na"  # continues from the prefix's last char
+    assert m.generate(2, prefix="x\n", top_k=1) == "x\nab"  # a prefix ending a line: <bos>
+    assert m.generate(20) == m.generate(20, seed=0)  # the default seed is 0
