@@ -240,6 +240,33 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index)
 
 
+def check_bilm_inputs(cfg: ElmoConfig, char_ids: torch.Tensor, mask: torch.Tensor) -> None:
+    """char_ids: torch.long (batch, seq, cfg.max_chars) in [0, cfg.n_chars); mask: torch.bool
+    (batch, seq), True on real tokens, at least one per sentence, padding only at the end."""
+    if not isinstance(char_ids, torch.Tensor) or char_ids.dtype != torch.long:
+        got = char_ids.dtype if isinstance(char_ids, torch.Tensor) else type(char_ids).__name__
+        raise TypeError(f"char_ids must be a torch.long tensor (from batch_to_ids), got {got}")
+    if char_ids.dim() != 3 or char_ids.shape[-1] != cfg.max_chars:
+        raise ValueError(
+            f"char_ids must have shape (batch, seq, {cfg.max_chars}), got {tuple(char_ids.shape)}"
+        )
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError("mask must be a torch.bool tensor of shape (batch, seq)")
+    if mask.shape != char_ids.shape[:2]:
+        raise ValueError(
+            f"mask shape {tuple(mask.shape)} does not match char_ids {tuple(char_ids.shape[:2])}"
+        )
+    if not bool(mask[:, 0].all()):
+        raise ValueError("every sentence needs at least one token (mask[:, 0] must be True)")
+    if bool((mask[:, 1:] & ~mask[:, :-1]).any()):
+        raise ValueError("padding must come at the end of each sentence (mask like 1 1 1 0 0)")
+    if int(char_ids.max()) >= cfg.n_chars or int(char_ids.min()) < 0:
+        raise ValueError(
+            f"char ids must lie in [0, {cfg.n_chars}); got "
+            f"[{int(char_ids.min())}, {int(char_ids.max())}]"
+        )
+
+
 class BiLM(nn.Module):
     """Char-CNN tokens -> forward and backward LSTM stacks -> one shared softmax."""
 
@@ -259,32 +286,6 @@ class BiLM(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.softmax = nn.Linear(cfg.proj_dim, cfg.vocab_size)  # shared by both directions
 
-    def _check(self, char_ids: torch.Tensor, mask: torch.Tensor) -> None:
-        if not isinstance(char_ids, torch.Tensor) or char_ids.dtype != torch.long:
-            got = char_ids.dtype if isinstance(char_ids, torch.Tensor) else type(char_ids).__name__
-            raise TypeError(f"char_ids must be a torch.long tensor (from batch_to_ids), got {got}")
-        if char_ids.dim() != 3 or char_ids.shape[-1] != self.cfg.max_chars:
-            raise ValueError(
-                f"char_ids must have shape (batch, seq, {self.cfg.max_chars}), "
-                f"got {tuple(char_ids.shape)}"
-            )
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError("mask must be a torch.bool tensor of shape (batch, seq)")
-        if mask.shape != char_ids.shape[:2]:
-            raise ValueError(
-                f"mask shape {tuple(mask.shape)} does not match char_ids "
-                f"{tuple(char_ids.shape[:2])}"
-            )
-        if not bool(mask[:, 0].all()):
-            raise ValueError("every sentence needs at least one token (mask[:, 0] must be True)")
-        if bool((mask[:, 1:] & ~mask[:, :-1]).any()):
-            raise ValueError("padding must come at the end of each sentence (mask like 1 1 1 0 0)")
-        if int(char_ids.max()) >= self.cfg.n_chars or int(char_ids.min()) < 0:
-            raise ValueError(
-                f"char ids must lie in [0, {self.cfg.n_chars}); got "
-                f"[{int(char_ids.min())}, {int(char_ids.max())}]"
-            )
-
     def _run(self, layers: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
         outputs = []
         for i, lstm in enumerate(layers):
@@ -295,7 +296,7 @@ class BiLM(nn.Module):
 
     def encode(self, char_ids: torch.Tensor, mask: torch.Tensor):
         """-> (tokens (batch, seq, proj_dim), [forward layer outputs], [backward layer outputs])."""
-        self._check(char_ids, mask)
+        check_bilm_inputs(self.cfg, char_ids, mask)  # char ids, and padding only at the end
         tokens = self.char_cnn(char_ids)  # (batch, seq, proj_dim)
         lengths = mask.sum(dim=1)  # (batch,)
         forward = self._run(self.forward_layers, tokens)  # each (batch, seq, proj_dim)
