@@ -100,13 +100,14 @@ def _pick(scores: dict[str, float], fallback: str) -> str:
     return winners[0] if len(winners) == 1 else fallback
 
 
-def loo_centroid_accuracy(vectors, labels: Sequence[str]) -> float:
-    """Leave-one-out nearest-centroid accuracy (cosine to each sense's mean unit vector)."""
+def loo_centroid_predictions(vectors, labels: Sequence[str]) -> list[str]:
+    """Each sentence's sense predicted from the others: the nearest sense centroid (cosine to
+    each sense's mean unit vector, the sentence itself left out); ties give the majority."""
     x = as_row_vectors(vectors)
     senses = _check(x, labels)
     unit = unit_rows(x)
     fallback = _majority(senses)
-    correct = 0
+    predictions = []
     for i in range(len(x)):
         scores = {}
         for sense in sorted(set(senses.tolist())):
@@ -114,8 +115,14 @@ def loo_centroid_accuracy(vectors, labels: Sequence[str]) -> float:
             c = unit[members].mean(axis=0)
             n = np.linalg.norm(c)
             scores[sense] = float(unit[i] @ c / n) if n > 0 else 0.0
-        correct += _pick(scores, fallback) == senses[i]
-    return correct / len(x)
+        predictions.append(_pick(scores, fallback))
+    return predictions
+
+
+def loo_centroid_accuracy(vectors, labels: Sequence[str]) -> float:
+    """Leave-one-out nearest-centroid accuracy (cosine to each sense's mean unit vector)."""
+    predictions = loo_centroid_predictions(vectors, labels)
+    return sum(p == s for p, s in zip(predictions, labels)) / len(predictions)
 
 
 def loo_1nn_accuracy(vectors, labels: Sequence[str]) -> float:

@@ -195,3 +195,18 @@ def test_bad_rows_are_numbered_from_the_header_as_row_1(tmp_path):
     )
     with pytest.raises(ValueError, match="row 3: expected 3 tab-separated columns"):
         load_polysemy(path=bad)
+
+
+def test_centroid_predictions_are_what_the_accuracy_counts():
+    from course_utils.polysemy import loo_centroid_predictions
+
+    x, labels = _clusters()
+    assert loo_centroid_predictions(x, labels) == labels
+    static = loo_centroid_predictions(np.ones((5, 3)), ["b", "b", "b", "a", "a"])
+    assert static == ["b"] * 5  # every similarity ties: the majority sense
+    rng = np.random.default_rng(3)
+    noisy = x + 3 * rng.normal(size=x.shape)
+    pred = loo_centroid_predictions(noisy, labels)
+    assert loo_centroid_accuracy(noisy, labels) == pytest.approx(
+        np.mean([p == s for p, s in zip(pred, labels)])
+    )
