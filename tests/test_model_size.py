@@ -277,3 +277,55 @@ def test_active_parameters_by_hand():
     assert count_parameters(ds) - active_parameters(ds) == 27 * (64 - 6) * expert
     dense_model = config_from_hf(EXAMPLE_HF_CONFIGS["Llama-2-7B"])
     assert active_parameters(dense_model) == count_parameters(dense_model)
+
+
+def test_size_report_fields_by_hand():
+    gb = 1e9
+    n = EXACT["Llama-2-7B"]
+    kv_tok = 2 * 32 * 32 * 128 * 2  # K and V x layers x kv heads x head dim x bf16 bytes
+    r = size_report(LLAMA)  # defaults: context 4096, batch 1, bf16 cache, the config's type name
+    assert (r.context, r.batch, r.name) == (4096, 1, type(LLAMA).__name__)
+    assert r.kv_bytes_per_token == kv_tok and r.kv_gb == pytest.approx(kv_tok * 4096 / gb)
+    assert r.weights_gb == pytest.approx(
+        {"fp32": 4 * n / gb, "bf16": 2 * n / gb, "int8": n / gb, "int4": n / 2 / gb}
+    )
+    assert r.training_gb == pytest.approx(16 * n / gb)
+    big = size_report(LLAMA, context=1000, batch=3, kv_dtype="fp32")
+    assert big.batch == 3 and big.kv_bytes_per_token == 2 * kv_tok
+    assert big.kv_gb == pytest.approx(2 * kv_tok * 1000 * 3 / gb)
+    assert "KV cache 512 KiB/token" in str(r) and "for 4,096 tokens x batch 1" in str(r)
+    assert "fp32 27.0 GB, bf16 13.5 GB" in str(r)
+
+
+def test_fits_adds_the_kv_cache_and_holds_at_the_boundary():
+    r = size_report(LLAMA, context=4096, batch=8)
+    need_bf16 = r.weights_gb["bf16"] + r.kv_gb
+    need_int4 = r.weights_gb["int4"] + r.kv_gb
+    assert fits(r, need_bf16) and not fits(r, need_bf16 - 0.01)  # the default: inference in bf16
+    assert fits(r, need_int4, "inference-int4") and not fits(r, need_int4 - 0.01, "inference-int4")
+    assert fits(r, r.training_gb, "finetune") and not fits(r, r.training_gb - 0.01, "finetune")
+    bert = size_report(EXAMPLE_HF_CONFIGS["BERT-base"])  # no KV cache: the weights alone
+    assert fits(bert, bert.weights_gb["bf16"]) and not fits(bert, bert.weights_gb["bf16"] - 0.01)
+
+
+def test_parameter_helpers_accept_fractions_and_count_frozen_parameters():
+    assert weight_bytes(0.5, "fp32") == 2.0 and training_flops(0.5, 2) == 6.0
+    lin = torch.nn.Linear(3, 2)
+    lin.bias.requires_grad_(False)
+    assert count_parameters(lin) == 8  # by default frozen parameters count too
+
+
+def test_active_parameters_needs_both_experts_and_top_k():
+    class Sampler(torch.nn.Module):  # has a top_k, but no experts: nothing is idle
+        def __init__(self):
+            super().__init__()
+            self.top_k = 2
+            self.proj = torch.nn.Linear(4, 4)
+
+    class Bag(torch.nn.Module):  # has experts, but no routing: every expert runs
+        def __init__(self):
+            super().__init__()
+            self.experts = torch.nn.ModuleList(torch.nn.Linear(4, 4) for _ in range(3))
+
+    assert active_parameters(Sampler()) == count_parameters(Sampler()) == 20
+    assert active_parameters(Bag()) == count_parameters(Bag()) == 60
