@@ -1195,11 +1195,11 @@ def elmo_figure() -> Figure:
         for j in (1, 2):
             _arrow(ax, grid[(f"f{j}", k)].e(), grid[(f"f{j}", k + 1)].w_(), color=PALETTE["rnn"][1])
             _arrow(ax, grid[(f"b{j}", k + 1)].w_(), grid[(f"b{j}", k)].e(), color=PALETTE["rnn"][1])
-    for x, nxt, prv in zip(cols, ("持续", "增长", "</S>"), ("<S>", "经济", "持续")):
+    for x, nxt, prv in zip(cols, ("持续", "增长", "<eos>"), ("<bos>", "经济", "持续")):
         _label(ax, x, 6.55, nxt, fontsize=8.5, color=MUTED)
         _label(ax, x, 0.72, prv, fontsize=8.5, color=MUTED)
     _path(ax, [proj.n(), (proj.x, 5.05), (2.95, 5.05), (2.95, rows["x"]), grid[("x", 0)].w_()])
-    _label(ax, 3.05, rows["x"] + 0.2, "$x_k$", fontsize=9.5, ha="left")
+    _label(ax, 3.05, rows["x"] + 0.2, "$x_1$", fontsize=9.5, ha="left")  # the vector of 经济
     _label(ax, 6.62, rows["f1"] + 0.37, "forward", fontsize=8, color=MUTED, ha="left")
     _label(ax, 6.62, rows["b1"] - 0.37, "backward", fontsize=8, color=MUTED, ha="left")
     # the scalar mix, for the token k = 持续
