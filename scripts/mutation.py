@@ -60,7 +60,7 @@ MODULE_TESTS = {
     "cooccurrence": ["test_cooccurrence.py"],
     "decoding": ["test_decoding.py"],
     "elmo": ["test_elmo.py"],
-    "gpt": ["test_gpt.py", "test_generation.py"],
+    "gpt": ["test_gpt.py", "test_generation.py", "test_hf_configs.py"],
     "llama": ["test_llama.py", "test_generation.py"],
     "model_size": ["test_model_size.py"],
     "ngram": ["test_ngram.py"],

@@ -304,3 +304,30 @@ def test_top_p_boundary_and_default_temperature():
         [1],
         [0],
     ]
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_the_reference_gpt_computes_what_the_course_gpt_computes(norm_first):
+    """reference_gpt (nn.TransformerEncoderLayer) with the course GPT's weights gives its logits
+    and loss: the benchmark compares two implementations of one function."""
+    from dataclasses import replace
+
+    from course_utils.transformer import copy_from_torch_layer
+
+    cfg = replace(TINY, dropout=0.0, norm_first=norm_first)
+    torch.manual_seed(0)
+    ref, ours = reference_gpt(cfg).eval(), cfg.build().eval()
+    with torch.no_grad():
+        ours.wte.weight.copy_(ref.wte.weight)
+        ours.wpe.weight.copy_(ref.wpe.weight)
+        ours.lm_head.weight.copy_(ref.lm_head.weight)
+        if norm_first:
+            ours.blocks.norm.load_state_dict(ref.ln_f.state_dict())
+    for mine, theirs in zip(ours.blocks.layers, ref.blocks):
+        copy_from_torch_layer(mine, theirs)
+    idx = torch.randint(0, cfg.vocab_size, (2, 12), generator=torch.Generator().manual_seed(1))
+    logits_ref, loss_ref = ref(idx, idx)
+    logits, loss = ours(idx, idx)
+    torch.testing.assert_close(logits, logits_ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(loss, loss_ref, atol=1e-5, rtol=1e-4)
+    assert ref(idx)[1] is None  # no targets, no loss
