@@ -157,10 +157,14 @@ def _brute_force(x, items):
 def test_sense_separation_matches_a_brute_force_reference():
     pytest.importorskip("sklearn")
     rng = np.random.default_rng(7)
-    senses = {"w": ["a"] * 4 + ["b"] * 3 + ["c"] * 2, "v": ["x"] * 3 + ["y"] * 5}
+    senses = {  # three words: with two, swapping each word's sentences for the other's
+        "w": ["a"] * 4 + ["b"] * 3 + ["c"] * 2,  # would give the same pooled totals
+        "v": ["x"] * 3 + ["y"] * 5,
+        "u": ["p"] * 2 + ["q"] * 4,
+    }
     items = [PolysemyItem(w, s, (w,), 0) for w, ss in senses.items() for s in ss]
     centres = rng.normal(size=(5, 6))
-    sense_id = {"a": 0, "b": 1, "c": 2, "x": 3, "y": 4}
+    sense_id = {"a": 0, "b": 1, "c": 2, "x": 3, "y": 4, "p": 0, "q": 2}
     x = np.stack([centres[sense_id[it.sense]] + 0.9 * rng.normal(size=6) for it in items])
     got, want = sense_separation(x, items), _brute_force(x, items)
     assert got.keys() == want.keys()
