@@ -158,3 +158,16 @@ def test_generate_starts_each_line_from_bos_and_follows_the_last_character():
     assert m.generate(2, prefix="b", top_k=1) == "b\na"  # continues from the prefix's last char
     assert m.generate(2, prefix="x\n", top_k=1) == "x\nab"  # a prefix ending a line: <bos>
     assert m.generate(20) == m.generate(20, seed=0)  # the default seed is 0
+
+
+def test_generation_with_entropy_follows_its_seed_and_top_k():
+    m = CharBigramModel(alpha=0.5).fit(TEXTS)
+    assert m.generate(30) == m.generate(30, seed=0) != m.generate(30, seed=1)
+    out, prev = [], "<bos>"
+    for _ in range(12):  # top_k = 1: the most probable symbol, <unk> excluded, every step
+        p = m.next_distribution(prev)
+        p[m.stoi["<unk>"]] = 0.0
+        best = m.itos[int(np.argsort(-p, kind="stable")[0])]
+        out.append("\n" if best == "<eos>" else best)
+        prev = "<bos>" if best == "<eos>" else best
+    assert m.generate(12, top_k=1) == "".join(out)
