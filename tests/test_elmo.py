@@ -245,3 +245,14 @@ def test_highway_gate_carries_the_input():
         assert torch.allclose(hw(x), torch.relu(x @ w.T + b), atol=1e-6)
     fresh = Highway(4)
     assert torch.all(fresh.layers[0].bias[4:] == 1.0)  # starts closer to carrying (g = 0.73)
+
+
+def test_bilm_inputs_on_the_meta_device_are_checked_for_shape_only():
+    from course_utils.elmo import check_bilm_inputs
+
+    cfg = ElmoConfig(vocab_size=10, n_chars=12, hidden_dim=8, proj_dim=4)
+    ids = torch.empty(2, 3, cfg.max_chars, dtype=torch.long, device="meta")
+    mask = torch.empty(2, 3, dtype=torch.bool, device="meta")
+    check_bilm_inputs(cfg, ids, mask)  # a memory estimate: shapes, and no values to read
+    with pytest.raises(ValueError, match="shape"):
+        check_bilm_inputs(cfg, ids[..., :2], mask)
