@@ -374,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         where = "" if r.failed_cell is None else f" in cell {r.failed_cell}: {r.error}"
         print(f"  {p.name}: {r.status}{where} ({r.seconds:.1f} s{mem})", flush=True)
         reports.append(r)
-    reports.sort(key=lambda r: [Path(p).stem for p in paths].index(r.notebook))  # report order
+    order = {Path(p).stem: i for i, p in enumerate(paths)}
+    reports.sort(key=lambda r: order[r.notebook])  # the order the notebooks were given in
     header["total_s"] = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.md").write_text(format_report(reports, header), encoding="utf-8")
