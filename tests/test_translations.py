@@ -26,6 +26,7 @@ PENDING = {
     "notebooks/05_self_attention.ipynb",
     "notebooks/06_transformer.ipynb",
     "notebooks/07_gpt.ipynb",
+    "notebooks/07b_gpt_compared.ipynb",
     "notebooks/08_open_models.ipynb",
     "solutions/01_vectorization.ipynb",
     "solutions/02_one_hot.ipynb",
@@ -34,6 +35,7 @@ PENDING = {
     "solutions/05_self_attention.ipynb",
     "solutions/06_transformer.ipynb",
     "solutions/07_gpt.ipynb",
+    "solutions/07b_gpt_compared.ipynb",
     "solutions/08_open_models.ipynb",
 }
 STATUS = "python -m course_utils.tools.edition status --diff"

@@ -238,7 +238,7 @@ def _gpt(sizes) -> Estimate:
     from ..train_gpt import TrainConfig
 
     tc = TrainConfig(
-        d_model=max(sizes.d_model, *sizes.scaling_widths),
+        d_model=sizes.d_model,
         n_layer=sizes.n_layer,
         n_head=4,
         block_size=sizes.block_size,
@@ -254,6 +254,31 @@ def _gpt(sizes) -> Estimate:
         "07_gpt",
         f"GPT training, d_model {cfg.d_model}, {cfg.n_layer} layers, "
         f"batch {tc.batch_size} x {tc.block_size}",
+        cfg.build,
+        loss,
+    )
+
+
+def _gpt_compared(sizes) -> Estimate:
+    from ..gpt import GPTConfig
+
+    cfg = GPTConfig(
+        vocab_size=PEOPLE_DAILY_CHARS_BOUND,  # one vocabulary over news and reviews
+        block_size=sizes.lm_block,
+        n_layer=sizes.lm_layers,
+        n_head=max(1, sizes.lm_d_model // 16),
+        d_model=sizes.lm_d_model,
+        tie_weights=False,
+    )
+
+    def loss(model):
+        x = _meta_long(sizes.lm_batch, sizes.lm_block)  # (batch, seq)
+        return model(x, x)[1]
+
+    return training_estimate(
+        "07b_gpt_compared",
+        f"language-model training, d_model {cfg.d_model}, {cfg.n_layer} layers, "
+        f"batch {sizes.lm_batch} x {sizes.lm_block}",
         cfg.build,
         loss,
     )
@@ -296,6 +321,7 @@ ESTIMATES: dict[str, Callable[[object], Estimate]] = {
     "04_elmo": _elmo,
     "05_self_attention": _attention,
     "07_gpt": _gpt,
+    "07b_gpt_compared": _gpt_compared,
     "08_open_models": _llama,
 }
 
