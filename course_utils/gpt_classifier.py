@@ -21,7 +21,7 @@ from torch import nn
 from .attention import causal_mask
 from .gpt import GPT
 from .tools.checks import finite_number, instance_of, non_empty, one_of, positive_int
-from .vocab import CharTokenizer
+from .vocab import CharTokenizer, right_pad
 
 
 def hidden_states(gpt: GPT, idx: torch.Tensor) -> torch.Tensor:
@@ -79,12 +79,7 @@ class GPTClassifier(nn.Module):
 def encode_batch(tok: CharTokenizer, texts, block_size: int, end: str = "\n"):
     """Right-padded ids (batch, seq) and lengths; each text cut to block_size - 1 characters."""
     non_empty("texts", texts)
-    rows = [tok.encode(t[: block_size - 1] + end) for t in texts]
-    T = max(map(len, rows))
-    idx = torch.zeros(len(rows), T, dtype=torch.long)  # (batch, seq)
-    for i, r in enumerate(rows):
-        idx[i, : len(r)] = torch.tensor(r)
-    return idx, torch.tensor([len(r) for r in rows])
+    return right_pad([tok.encode(t[: block_size - 1] + end) for t in texts])
 
 
 def classifier_loss(clf: GPTClassifier, idx, lengths, labels, aux_weight: float = 0.5):

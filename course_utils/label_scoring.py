@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .gpt import GPT
 from .tools.checks import non_empty
-from .vocab import CharTokenizer
+from .vocab import CharTokenizer, right_pad
 
 
 @torch.no_grad()
@@ -40,10 +40,7 @@ def continuation_logprob(
                     f"prompt + label need {len(r)} positions, the context holds "
                     f"{T_max}: {p[:30]!r}..."
                 )
-        T = max(map(len, rows))
-        idx = torch.zeros(len(rows), T, dtype=torch.long)  # (batch, seq), right-padded
-        for j, r in enumerate(rows):
-            idx[j, : len(r)] = torch.tensor(r)
+        idx, _ = right_pad(rows)  # (batch, seq)
         logp = F.log_softmax(model(idx)[0].float(), dim=-1)  # (batch, seq, vocab)
         total = torch.zeros(len(rows))
         for j, r in enumerate(rows):
@@ -69,10 +66,8 @@ def next_token_logprobs(
             raise ValueError(
                 f"a prompt has {T} characters, the context holds {model.config.block_size}"
             )
-        idx = torch.zeros(len(rows), T, dtype=torch.long)  # (batch, seq)
-        for j, r in enumerate(rows):
-            idx[j, : len(r)] = torch.tensor(r)
-        last = torch.tensor([len(r) - 1 for r in rows])  # (batch,)
+        idx, lengths = right_pad(rows)  # (batch, seq), (batch,)
+        last = lengths - 1  # (batch,)
         logits = model(idx)[0][torch.arange(len(rows)), last]  # (batch, vocab)
         out.append(F.log_softmax(logits.float(), dim=-1))
     return torch.cat(out)

@@ -205,3 +205,13 @@ class CharTokenizer(Vocab):
 
     def __repr__(self) -> str:
         return f"CharTokenizer(size={len(self)}, first={self.itos[1:9]})"
+
+
+def right_pad(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists of different lengths as one (batch, longest) LongTensor, padded on the right
+    with ``pad_id``, and their lengths (batch,)."""
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)  # (batch,)
+    idx = torch.full((len(rows), int(lengths.max())), pad_id, dtype=torch.long)  # (batch, seq)
+    for i, r in enumerate(rows):
+        idx[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    return idx, lengths

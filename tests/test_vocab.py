@@ -105,3 +105,12 @@ def test_check_sentences_empty_sentence_only_when_asked():
     with pytest.raises(ValueError, match="sentence 1 is empty"):
         check_sentences([["a"], []], empty_ok=False)
     check_sentence(0, ("a", "b"))  # a tuple is a sequence of words too
+
+
+def test_right_pad_pads_on_the_right_and_returns_lengths():
+    from course_utils.vocab import right_pad
+
+    idx, lengths = right_pad([[5, 6, 7], [8], [9, 1]], pad_id=0)
+    assert idx.tolist() == [[5, 6, 7], [8, 0, 0], [9, 1, 0]]
+    assert lengths.tolist() == [3, 1, 2]
+    assert idx.dtype == torch.long
