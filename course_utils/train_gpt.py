@@ -28,6 +28,13 @@ vocabulary) atomically and ``<out_dir>/log.csv``; ``--resume`` continues from
 the checkpoint. A checkpoint or log that is corrupt, incomplete or made for
 another model gets a ``CheckpointError`` that names the file and says what is
 wrong. A config field of the wrong type or range is an error naming the field.
+
+``--export PATH`` then writes the model alone (``export_weights``: fp16 weights,
+configs, vocabulary, no optimizer state), the compact file that chapter 09 loads
+with ``load_weights``. Its base model is made so::
+
+    python -m course_utils.train_gpt --config configs/gpt_base_zh.json \\
+        --export checkpoints/gpt_base_zh.pt
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import torch
 import torch.distributed as dist
 
 from .corpora import split_texts
+from .corpus_cleaning import normalize
 from .gpt import GPT, GPTConfig
 from .tools.checks import (
     finite_number,
@@ -59,6 +67,7 @@ from .tools.progress import progress
 from .vocab import CharTokenizer
 
 CHECKPOINT_FORMAT = "course-gpt-checkpoint-v1"
+WEIGHTS_FORMAT = "course-gpt-weights-v1"  # export_weights: no optimizer state, fp16 weights
 CHECKPOINT_KEYS = ("step", "train_config", "model_config", "itos", "model", "optimizer")
 CSV_FIELDS = ("step", "train_loss", "val_loss", "lr", "tokens", "elapsed_s")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -92,6 +101,7 @@ class TrainConfig:
     # data: "people_daily", "reviews" or the path of a UTF-8 text file (one document per line)
     data: str = "people_daily"
     limit: int | None = None  # use only the first `limit` lines
+    normalize: bool = False  # NFKC each line (full-width digits and letters -> ASCII), drop empty
     valid_fraction: float = 0.1
     # optimisation
     steps: int = 300
@@ -226,6 +236,8 @@ def prepare_data(
     """(tokenizer, training ids, validation ids): the lines split by ``corpora.split_texts``
     (the bigram baseline's split), and a character tokenizer over all of them."""
     texts = load_texts(cfg.data, cfg.limit) if texts is None else texts
+    if cfg.normalize:
+        texts = [t for t in map(normalize, texts) if t]
     train_texts, valid_texts = split_texts(texts, cfg.valid_fraction, seed=0)
     tok = CharTokenizer.from_texts(texts)
     train_data, valid_data = tok.encode_lines(train_texts), tok.encode_lines(valid_texts)
@@ -401,6 +413,54 @@ def _check_checkpoint_fields(path: Path, state: dict) -> None:
         if not isinstance(state[key], dict):
             kind = type(state[key]).__name__
             raise CheckpointError(f"{path}: {key!r} must be a dict, got {kind}")
+
+
+def export_weights(
+    path: str | os.PathLike,
+    model: GPT,
+    tokenizer: CharTokenizer,
+    cfg: TrainConfig,
+    *,
+    step: int,
+    val_loss: float,
+    dtype: torch.dtype = torch.float16,
+) -> int:
+    """Write a trained model to share or commit: its configs, vocabulary, validation loss and
+    weights in ``dtype``, without the optimizer's state (a third of a checkpoint's size in
+    fp32, a sixth in fp16). Returns the file's size in bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": WEIGHTS_FORMAT,
+        "step": non_negative_int("step", step),
+        "val_loss": float(val_loss),
+        "train_config": asdict(cfg),
+        "model_config": model.config.to_dict(),
+        "itos": list(tokenizer.itos),
+        "model": {k: v.detach().to("cpu", dtype) for k, v in model.state_dict().items()},
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def load_weights(path: str | os.PathLike) -> tuple[GPT, CharTokenizer, dict]:
+    """(model in fp32 and eval mode, tokenizer, the file's other fields) from ``export_weights``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported model at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != WEIGHTS_FORMAT:
+        raise CheckpointError(
+            f"{path} is not an exported course GPT (expected format {WEIGHTS_FORMAT!r}); "
+            "a training checkpoint (ckpt.pt) is read with load_checkpoint"
+        )
+    model = GPTConfig(**state["model_config"]).build()
+    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
+    model.eval()
+    meta = {k: v for k, v in state.items() if k != "model"}
+    return model, CharTokenizer(state["itos"]), meta
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
@@ -688,6 +748,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
     p.add_argument(
+        "--export",
+        metavar="PATH",
+        help="after training, write the model (fp16 weights, no optimizer state) to PATH",
+    )
+    p.add_argument(
         "--sample",
         type=int,
         default=0,
@@ -744,6 +809,16 @@ def main(argv: list[str] | None = None) -> int:
             f"final validation loss {result.val_loss:.4f} nats/char; "
             f"checkpoint {Path(cfg.out_dir) / 'ckpt.pt'}"
         )
+        if args.export:
+            n_bytes = export_weights(
+                args.export,
+                result.model,
+                result.tokenizer,
+                cfg,
+                step=result.history[-1]["step"] if result.history else 0,
+                val_loss=result.val_loss,
+            )
+            print(f"exported {args.export} ({n_bytes / 1e6:.2f} MB)")
         if args.sample:
             _print_sample(result, args.sample)
     return 0

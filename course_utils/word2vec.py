@@ -610,18 +610,6 @@ def bootstrap_spearman(result: SimilarityResult, n_boot: int = 2000, seed: int =
         return (human * model).sum(1) / norm
 
 
-def wilson_interval(n_correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion ``n_correct / n`` (95% for z = 1.96)."""
-    non_negative_int("n_correct", n_correct)
-    positive_int("n", n)
-    if n_correct > n:
-        raise ValueError(f"n_correct must be <= n, got {n_correct} > {n}")
-    p = n_correct / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))  # rounding at p = 0 or 1
-
-
 def evaluate_similarity(kv, name_or_path: str | Path = "zh_similarity") -> SimilarityResult:
     """Spearman (and Pearson) correlation of cosine similarity with human scores.
 

@@ -40,6 +40,7 @@ from typing import ClassVar  # noqa: E402
 from course_utils.tools.profiles import (  # noqa: E402
     RUN_LENGTH_FIELD,
     SMOKE_MAX_EVAL,
+    SMOKE_MAX_EVAL_CHARS,
     smoke_fields,
     smoke_mode,
     smoke_sizes,
@@ -109,6 +110,15 @@ def test_smoke_fields_can_be_declared():
     )
 
     @dataclass(frozen=True)
+    class Scored:
+        eval_chars: int
+        width: int
+
+    # held-out text is cut to SMOKE_MAX_EVAL_CHARS, a smaller quick value is kept
+    assert smoke_sizes(Scored(30_000, 256), Scored(20_000, 32)) == Scored(SMOKE_MAX_EVAL_CHARS, 256)
+    assert smoke_sizes(Scored(30_000, 256), Scored(1_000, 32)) == Scored(1_000, 256)
+
+    @dataclass(frozen=True)
     class Wrong:
         SMOKE_FIELDS: ClassVar[tuple] = ("depth",)
         width: int
@@ -145,6 +155,7 @@ def test_smoke_errors(monkeypatch):
         ("num_min_acc", True),
         ("must_beat", True),
         ("chain_budget", True),
+        ("eval_chars", True),
         ("d_model", False),
         ("n_layer", False),
         ("block_size", False),

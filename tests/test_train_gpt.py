@@ -6,19 +6,24 @@ import os
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from course_utils.train_gpt import (
+    WEIGHTS_FORMAT,
     CheckpointError,
     TrainConfig,
+    export_weights,
     get_batch,
     load_checkpoint,
+    load_weights,
     lr_at,
     main,
     make_optimizer,
+    prepare_data,
     read_log,
     resolve_device,
     save_checkpoint,
@@ -258,6 +263,52 @@ def test_cli_config_file_and_errors(data_file, tmp_path, capsys):
     cfg_path.write_text(json.dumps({"n_layers": 2}))
     with pytest.raises(ValueError, match="unknown fields \\['n_layers'\\]"):
         TrainConfig.from_json(cfg_path)
+
+
+def test_normalize_makes_full_width_ascii(tmp_path):
+    lines = ["１９９８年，ＧＤＰ增长８％。", "  ", "新年 ２０００"] * 20
+    cfg = TrainConfig(**{**SMALL, "data": "unused", "out_dir": str(tmp_path), "steps": 1})
+    tok, _, _ = prepare_data(cfg, lines)
+    assert "１" in tok.itos and "1" not in tok.itos
+    tok, train_ids, _ = prepare_data(replace(cfg, normalize=True), lines)
+    assert "１" not in tok.itos and {"1", "9", "G", "%"} <= set(tok.itos)
+    # the blank line is dropped, the others keep their characters (NFKC maps one to one here)
+    assert " " in tok.itos and "　" not in tok.itos
+
+
+def test_export_reproduces_the_model_small(data_file, tmp_path, capsys):
+    """The base model's command on a tiny config: train, export fp16, load, same outputs."""
+    out = tmp_path / "w.pt"
+    flags = ["--data", data_file, "--out-dir", str(tmp_path / "run"), "--steps", "3"]
+    flags += ["--n-layer", "1", "--n-head", "2", "--d-model", "16", "--block-size", "16"]
+    assert main([*flags, "--normalize", "--export", str(out)]) == 0
+    assert f"exported {out}" in capsys.readouterr().out
+    model, tok, meta = load_weights(out)
+    state = load_checkpoint(tmp_path / "run" / "ckpt.pt")
+    assert meta["format"] == WEIGHTS_FORMAT and meta["step"] == state["step"] == 3
+    assert meta["train_config"]["normalize"] is True and tok.itos == state["itos"]
+    assert math.isfinite(meta["val_loss"]) and not model.training
+    full = TrainConfig(**state["train_config"]).model_config(len(tok)).build()
+    full.load_state_dict(state["model"])
+    x = torch.tensor([tok.encode("中国人民迎接新年")])
+    with torch.no_grad():
+        assert torch.allclose(model(x)[0], full.eval()(x)[0], atol=2e-2)
+    # fp16 and no optimizer state: well under a third of the training checkpoint
+    assert out.stat().st_size < (tmp_path / "run" / "ckpt.pt").stat().st_size / 3
+    fp32 = export_weights(
+        tmp_path / "w32.pt",
+        full,
+        tok,
+        TrainConfig(**SMALL),
+        step=3,
+        val_loss=1.0,
+        dtype=torch.float32,
+    )
+    assert fp32 > out.stat().st_size
+    with pytest.raises(CheckpointError, match="not an exported course GPT"):
+        load_weights(tmp_path / "run" / "ckpt.pt")
+    with pytest.raises(FileNotFoundError, match="no exported model"):
+        load_weights(tmp_path / "missing.pt")
 
 
 def test_configs_in_repo_load():

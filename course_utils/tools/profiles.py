@@ -19,10 +19,11 @@ test-smoke``) runs a notebook with the chosen profile's *shapes* but a token
 *run length*, to find the bugs that only the large shapes trigger without
 training anything. In a ``Sizes`` dataclass, every field whose name says how
 long the notebook runs or how much data it reads (``steps``, ``epochs``,
-``lines``, ``n_train``, ``repeat``, ...) or what a trained model must reach
+``lines``, ``n_train``, ``repeat``, ``eval_chars``, ...) or what a trained model must reach
 (``min_*``, ``must_*``) takes its quick value, and then step and epoch counts
-are cut to ``SMOKE_MAX_STEPS``, timing repeats to 1 and held-out sets
-(``n_valid``, ``n_eval``, ``n_pos``, ``n_test``) to ``SMOKE_MAX_EVAL``; all other fields
+are cut to ``SMOKE_MAX_STEPS``, timing repeats to 1, held-out sets
+(``n_valid``, ``n_eval``, ``n_pos``, ``n_test``) to ``SMOKE_MAX_EVAL`` and held-out text
+(``*_chars``) to ``SMOKE_MAX_EVAL_CHARS`` characters; all other fields
 (widths, depths, batch and sequence sizes, vocabularies) keep the profile's
 value. A dataclass may name its run-length fields itself with
 ``SMOKE_FIELDS: ClassVar[tuple]``. A value that is not a dataclass takes its
@@ -45,16 +46,18 @@ SMOKE_VAR = "COURSE_SMOKE"
 # Field names that set run length or data size, or a threshold tied to them.
 RUN_LENGTH_FIELD = re.compile(
     r"(^|_)(steps?|epochs?|lines|sentences|batches|repeat|trials|draws|budget|per_len|"
-    r"new_tokens|lr)$"
+    r"new_tokens|lr|chars)$"
     r"|^n_(train|valid|eval|pos|test)$|^max_chain_len$|(^|_)min_|^must_"
 )
 SMOKE_MAX_STEPS = 2  # optimisation steps (or epochs) a smoke run takes at most
 SMOKE_MAX_EVAL = 64  # held-out examples a smoke run evaluates at most
+SMOKE_MAX_EVAL_CHARS = 4096  # held-out characters (``eval_chars``) a smoke run scores at most
 # (field pattern, the largest value smoke mode keeps), applied after the quick value
 SMOKE_CAPS = (
     (re.compile(r"(^|_)(steps?|epochs?)$"), SMOKE_MAX_STEPS),
     (re.compile(r"(^|_)repeat$"), 1),
     (re.compile(r"^n_(valid|eval|pos|test)$"), SMOKE_MAX_EVAL),
+    (re.compile(r"(^|_)chars$"), SMOKE_MAX_EVAL_CHARS),
 )
 
 T = TypeVar("T")
