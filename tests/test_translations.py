@@ -19,20 +19,14 @@ TRANSLATED = ed.translated_notebooks(ROOT)
 # Notebooks whose Chinese edition is not written yet. Empty it as catalogs arrive; a new notebook
 # must get a catalog (`python -m course_utils.tools.edition update NB`) or be listed here.
 PENDING = {
-    "notebooks/01_vectorization.ipynb",
-    "notebooks/02_one_hot.ipynb",
     "notebooks/03_word2vec.ipynb",
     "notebooks/04_elmo.ipynb",
-    "notebooks/05_self_attention.ipynb",
     "notebooks/06_transformer.ipynb",
     "notebooks/07_gpt.ipynb",
     "notebooks/07b_gpt_compared.ipynb",
     "notebooks/08_open_models.ipynb",
-    "solutions/01_vectorization.ipynb",
-    "solutions/02_one_hot.ipynb",
     "solutions/03_word2vec.ipynb",
     "solutions/04_elmo.ipynb",
-    "solutions/05_self_attention.ipynb",
     "solutions/06_transformer.ipynb",
     "solutions/07_gpt.ipynb",
     "solutions/07b_gpt_compared.ipynb",
