@@ -56,6 +56,16 @@ def check_double(fn):
     return "well done"
 
 
+def test_cache_dir_is_the_repositorys_unless_set(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv("COURSE_CACHE_DIR", raising=False)
+    assert cache.cache_dir() == repo / ".cache"  # beside pyproject.toml, ignored by git
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    assert cache.cache_dir() == tmp_path
+
+
 def test_selfcheck_accepts_rejects_and_skips(capsys):
     assert check_double(lambda x: 2 * x).passed
     assert "[passed] Exercise 0: double it: well done" in capsys.readouterr().out

@@ -28,7 +28,7 @@ def cache_dir() -> Path:
     env = os.environ.get("COURSE_CACHE_DIR")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]  # course_utils/tools/cache.py -> the repository
     if (repo / "pyproject.toml").exists():
         return repo / ".cache"
     return Path.home() / ".cache" / "llm-course"
