@@ -98,7 +98,7 @@ class TrainConfig:
     block_size: int = 64
     dropout: float = 0.0
     tie_weights: bool = False  # untied learns a large character vocabulary faster
-    # data: "people_daily", "reviews" or the path of a UTF-8 text file (one document per line)
+    # data: "people_daily", "people_daily_train", "reviews" or a UTF-8 text file (a line per text)
     data: str = "people_daily"
     limit: int | None = None  # use only the first `limit` lines
     normalize: bool = False  # NFKC each line (full-width digits and letters -> ASCII), drop empty
@@ -210,11 +210,15 @@ def _check_type(name: str, value, annotation: str) -> None:
 
 
 def load_texts(data: str, limit: int | None = None) -> list[str]:
-    """Lines of text: a named corpus ("people_daily", "reviews") or a UTF-8 file."""
-    from . import corpora
+    """Lines of text: a named corpus ("people_daily", "reviews"), "people_daily_train" (the
+    normalised, deduplicated lines that ``corpus_cleaning.hash_split`` keeps: the lines that
+    chapters 07b and 09 hold out for testing are left out) or a UTF-8 file."""
+    from . import corpora, corpus_cleaning
 
     if data == "people_daily":
         texts = corpora.people_daily_text(limit=limit)
+    elif data == "people_daily_train":
+        texts = corpus_cleaning.hash_split(corpus_cleaning.people_daily_clean())[0][:limit]
     elif data == "reviews":
         texts = [t for t, _ in corpora.reviews()][:limit]
     elif Path(data).is_file():
@@ -223,7 +227,8 @@ def load_texts(data: str, limit: int | None = None) -> list[str]:
         ]
     else:
         raise ValueError(
-            f"data must be 'people_daily', 'reviews' or an existing text file, got {data!r}"
+            "data must be 'people_daily', 'people_daily_train', 'reviews' or an existing "
+            f"text file, got {data!r}"
         )
     if len(texts) < 2:
         raise ValueError(f"data {data!r} has fewer than 2 non-empty lines")

@@ -19,6 +19,7 @@ from course_utils.train_gpt import (
     export_weights,
     get_batch,
     load_checkpoint,
+    load_texts,
     load_weights,
     lr_at,
     main,
@@ -309,6 +310,16 @@ def test_export_reproduces_the_model_small(data_file, tmp_path, capsys):
         load_weights(tmp_path / "run" / "ckpt.pt")
     with pytest.raises(FileNotFoundError, match="no exported model"):
         load_weights(tmp_path / "missing.pt")
+
+
+def test_people_daily_train_leaves_out_the_held_out_lines():
+    from course_utils.corpus_cleaning import is_held_out, people_daily_clean
+
+    kept = load_texts("people_daily_train")
+    clean = people_daily_clean()
+    assert 0.8 * len(clean) < len(kept) < len(clean)
+    assert not any(is_held_out(t) for t in kept)
+    assert load_texts("people_daily_train", limit=5) == kept[:5]
 
 
 def test_configs_in_repo_load():
