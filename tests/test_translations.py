@@ -19,15 +19,11 @@ TRANSLATED = ed.translated_notebooks(ROOT)
 # Notebooks whose Chinese edition is not written yet. Empty it as catalogs arrive; a new notebook
 # must get a catalog (`python -m course_utils.tools.edition update NB`) or be listed here.
 PENDING = {
-    "notebooks/03_word2vec.ipynb",
     "notebooks/04_elmo.ipynb",
-    "notebooks/06_transformer.ipynb",
     "notebooks/07_gpt.ipynb",
     "notebooks/07b_gpt_compared.ipynb",
     "notebooks/08_open_models.ipynb",
-    "solutions/03_word2vec.ipynb",
     "solutions/04_elmo.ipynb",
-    "solutions/06_transformer.ipynb",
     "solutions/07_gpt.ipynb",
     "solutions/07b_gpt_compared.ipynb",
     "solutions/08_open_models.ipynb",
