@@ -20,12 +20,8 @@ TRANSLATED = ed.translated_notebooks(ROOT)
 # must get a catalog (`python -m course_utils.tools.edition update NB`) or be listed here.
 PENDING = {
     "notebooks/04_elmo.ipynb",
-    "notebooks/07_gpt.ipynb",
-    "notebooks/07b_gpt_compared.ipynb",
     "notebooks/08_open_models.ipynb",
     "solutions/04_elmo.ipynb",
-    "solutions/07_gpt.ipynb",
-    "solutions/07b_gpt_compared.ipynb",
     "solutions/08_open_models.ipynb",
 }
 STATUS = "python -m course_utils.tools.edition status --diff"
