@@ -99,5 +99,10 @@ test-book: book  ## Check the built book in headless Chromium (apt-get installs 
 	@bash book/ensure_chromium.sh
 	$(PYTHON) -m pytest -q book/test_site.py
 
+.PHONY: test-browser
+test-browser: install-test  ## The chat page of course_utils.serve in headless Chromium (apt-get installs it if missing)
+	@bash book/ensure_chromium.sh
+	COURSE_BROWSER_TEST=1 $(PYTHON) -m pytest -q tests/browser
+
 clean:  ## Remove caches (.cache/ holds preprocessed corpora)
 	rm -rf .cache .pytest_cache .ruff_cache

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test-book needs a headless Chromium and a CJK font, both from Debian's packages.
+# make test-book and make test-browser need a headless Chromium and a CJK font, both from Debian's packages.
 # Playwright drives this system browser; it never downloads a browser of its own.
 set -u
 missing=()
@@ -13,6 +13,6 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
     { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; } ||
     { echo "could not install ${missing[*]}: apt-get install ${missing[*]}"; exit 1; }
 else
-  echo "make test-book needs: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})"
+  echo "the browser tests need: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})"
   exit 1
 fi
