@@ -78,6 +78,7 @@ MODULE_TESTS = {
     "rope": ["test_rope.py"],
     "sampling": ["test_gpt.py", "test_generation.py"],
     "seq2seq_training": ["test_seq2seq_training.py"],
+    "sft": ["test_sft.py"],
     "statistics": ["test_statistics.py"],
     "train_gpt": ["test_train_gpt.py"],
     "training_compute": ["test_training_compute.py"],

@@ -46,6 +46,13 @@ def test_bootstrap_mean_matches_direct_resampling():
     assert lo < lo90 <= mean <= hi90 < hi
 
 
+def test_bootstrap_mean_defaults_are_2000_resamples_with_seed_0():
+    values = np.random.default_rng(2).integers(0, 2, 40).astype(float)
+    idx = np.random.default_rng(0).integers(0, 40, size=(2000, 40))
+    means = values[idx].mean(axis=1)
+    assert bootstrap_mean(values)[1:] == (np.percentile(means, 2.5), np.percentile(means, 97.5))
+
+
 def test_bootstrap_mean_is_paired_by_seed():
     """Two systems on the same items: the interval of the per-item difference."""
     rng = np.random.default_rng(0)
