@@ -58,11 +58,12 @@ class Chromium:
         to_browser, self._out = os.pipe()  # we write _out; Chromium reads fd 3
         self._in, from_browser = os.pipe()  # Chromium writes fd 4; we read _in
         command = [CHROMIUM, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}"]
-        # the shell puts the pipe ends on fds 3 and 4, then becomes Chromium
+        # the shell puts the pipe ends on fds 3 and 4, then becomes Chromium (bash: dash's
+        # sh refuses a redirection from a descriptor above 9, "Bad fd number")
         shell = f'exec "$@" 3<&{to_browser} 4>&{from_browser}'
         with open(log, "wb") as err:
             self.proc = subprocess.Popen(
-                ["/bin/sh", "-c", shell, "sh", *command, "about:blank"],
+                ["/bin/bash", "-c", shell, "bash", *command, "about:blank"],
                 pass_fds=(to_browser, from_browser),
                 stdin=subprocess.DEVNULL,
                 stdout=err,
@@ -191,7 +192,7 @@ def test_chat_page_streams_answers_in_chromium(tiny_assistant, tiny_chats, tmp_p
         try:
             page = Page(browser)
             page.send("Page.navigate", {"url": server.url + "/"})
-            page.wait_for("document.body.dataset.state === 'ready'")
+            page.wait_for("document.body !== null && document.body.dataset.state === 'ready'")
             header = page.evaluate("document.getElementById('model').textContent")
             assert tiny_assistant.name in header
             # temperature 0: greedy, so the page must show exactly the answers the model gives
