@@ -40,7 +40,8 @@ class ChatTokenizer(CharTokenizer):
     """A ``CharTokenizer`` whose role markers and ``<|end|>`` are single tokens.
 
     ``encode`` cuts a text at the markers first, then into characters, so
-    ``encode("<|user|>你好<|end|>")`` gives 4 ids. The markers sit right after ``<unk>``.
+    ``encode("<|user|>你好<|end|>")`` gives 4 ids. ``from_texts`` puts the markers right after
+    ``<unk>``; ``sft.add_chat_tokens`` appends them to a pre-trained model's vocabulary instead.
     """
 
     def __init__(self, itos: Sequence[str]) -> None:
