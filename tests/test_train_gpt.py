@@ -6,7 +6,7 @@ import os
 import random
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -320,6 +320,24 @@ def test_people_daily_train_leaves_out_the_held_out_lines():
     assert 0.8 * len(clean) < len(kept) < len(clean)
     assert not any(is_held_out(t) for t in kept)
     assert load_texts("people_daily_train", limit=5) == kept[:5]
+
+
+def test_committed_base_model_is_its_configs_run():
+    """checkpoints/gpt_base_zh.pt: made by configs/gpt_base_zh.json's command (see its README),
+    small, and trained: it completes a phrase that People's Daily writes hundreds of times."""
+    path = REPO / "checkpoints" / "gpt_base_zh.pt"
+    model, tok, meta = load_weights(path)
+    cfg = TrainConfig.from_json(REPO / "configs" / "gpt_base_zh.json")
+    assert meta["train_config"] == asdict(cfg) and meta["step"] == cfg.steps
+    assert model.config == cfg.model_config(len(tok))
+    assert path.stat().st_size < 6_000_000
+    assert "１" not in tok.itos and "1" in tok.itos  # normalised text: ASCII digits
+    assert not any(t.startswith("<|") for t in tok.itos)  # chapter 09 adds the chat markers
+    prompt = torch.tensor([tok.encode("中华人民共和")])  # (1, 6)
+    with torch.no_grad():
+        out = model.generate(prompt, 1, temperature=0.0)  # (1, 7), greedy
+    assert tok.decode(out[0, -1:].tolist()) == "国"
+    assert meta["val_loss"] < 4.5  # nats/char; the training text's unigram entropy is 6.54
 
 
 def test_configs_in_repo_load():
