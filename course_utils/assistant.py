@@ -40,7 +40,7 @@ from .generation import next_token_logits
 from .gpt import GPT, GPTConfig
 from .sampling import check_sampling_args, sample_next
 from .tools.checks import instance_of, positive_int
-from .train_gpt import CheckpointError
+from .train_gpt import CheckpointError, read_state
 
 __all__ = [
     "ASSISTANT_FORMAT",
@@ -148,13 +148,7 @@ def load_assistant(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no assistant checkpoint at {path}; {how_to_make()}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"{path} cannot be read as an assistant checkpoint (corrupt or truncated?): "
-            f"{type(exc).__name__}: {str(exc)[:200]}; {how_to_make()}"
-        ) from None
+    state = read_state(path, "an assistant checkpoint", f"; {how_to_make()}")
     if not isinstance(state, dict) or state.get("format") != ASSISTANT_FORMAT:
         raise CheckpointError(
             f"{path} is not an assistant checkpoint (expected format {ASSISTANT_FORMAT!r}); "

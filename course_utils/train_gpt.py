@@ -359,6 +359,18 @@ def save_checkpoint(
     os.replace(tmp, path)
 
 
+def read_state(path: Path, what: str, remedy: str):
+    """``torch.load`` of a course file (tensors and plain data only), or a ``CheckpointError``
+    that says the file is ``what`` and cannot be read, followed by ``remedy``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path} cannot be read as {what} (corrupt or truncated?): "
+            f"{type(exc).__name__}: {str(exc)[:200]}{remedy}"
+        ) from None
+
+
 def load_checkpoint(
     path: str | os.PathLike, model_config: GPTConfig | None = None, itos: list[str] | None = None
 ) -> dict:
@@ -366,14 +378,7 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; run without --resume to start a new run")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"{path} cannot be read as a checkpoint (corrupt or truncated?): "
-            f"{type(exc).__name__}: {str(exc)[:200]}. Delete it, or resume from "
-            "another --out-dir."
-        ) from None
+    state = read_state(path, "a checkpoint", ". Delete it, or resume from another --out-dir.")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not a course GPT checkpoint (expected format {CHECKPOINT_FORMAT!r})"
@@ -455,7 +460,7 @@ def load_weights(path: str | os.PathLike) -> tuple[GPT, CharTokenizer, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no exported model at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_state(path, "an exported model", "; export it again (--export)")
     if not isinstance(state, dict) or state.get("format") != WEIGHTS_FORMAT:
         raise CheckpointError(
             f"{path} is not an exported course GPT (expected format {WEIGHTS_FORMAT!r}); "

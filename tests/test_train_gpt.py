@@ -308,6 +308,9 @@ def test_export_reproduces_the_model_small(data_file, tmp_path, capsys):
     assert fp32 > out.stat().st_size
     with pytest.raises(CheckpointError, match="not an exported course GPT"):
         load_weights(tmp_path / "run" / "ckpt.pt")
+    (tmp_path / "torn.pt").write_bytes(out.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="cannot be read as an exported model"):
+        load_weights(tmp_path / "torn.pt")
     with pytest.raises(FileNotFoundError, match="no exported model"):
         load_weights(tmp_path / "missing.pt")
 
