@@ -121,3 +121,23 @@ def test_notebooks_side_by_side_keep_their_order_and_share_the_cores(tmp_path):
     assert copy.cells[0].outputs[0]["text"].strip() == str(max(1, (os.cpu_count() or 1) // 2))
     with pytest.raises(SystemExit):
         gpu_check.main([str(a), "--smoke", "--jobs", "0"])
+
+
+def test_printed_lines_join_stream_outputs_split_mid_line():
+    """print("TAG", data) is two writes; the kernel may send them as two outputs."""
+    from course_utils.tools.gpu_check import PROBE_TAG, _printed, _probe
+
+    cell = {
+        "cell_type": "code",
+        "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": "first line\n" + PROBE_TAG},
+            {"output_type": "stream", "name": "stderr", "text": "noise\n"},
+            {"output_type": "stream", "name": "stdout", "text": ' {"peak": 1.5}\n'},
+        ],
+    }
+    assert _printed(cell) == ["first line", PROBE_TAG + ' {"peak": 1.5}']
+
+    class NB:
+        cells = [cell]
+
+    assert _probe(NB()) == {"peak": 1.5}

@@ -102,12 +102,14 @@ def _asserts(source: str) -> bool:
 
 
 def _printed(cell) -> list[str]:
-    lines = []
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stdout":
-            text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
-            lines += [ln.rstrip() for ln in text.splitlines() if ln.strip()]
-    return lines
+    """The cell's non-empty stdout lines. The stream outputs are joined first: one ``print``
+    of several arguments is several writes, which the kernel may send as separate outputs."""
+    text = "".join(
+        out["text"] if isinstance(out["text"], str) else "".join(out["text"])
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream" and out.get("name") == "stdout"
+    )
+    return [ln.rstrip() for ln in text.splitlines() if ln.strip()]
 
 
 def key_figures(nb) -> list[dict]:
