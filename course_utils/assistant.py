@@ -105,8 +105,8 @@ def save_assistant(
             f"the tokenizer has {len(tokenizer)} tokens but the model only "
             f"{model.config.vocab_size} (vocab_size): they were not made for each other"
         )
-    try:
-        json.dumps(provenance)
+    try:  # the round trip also turns str subclasses (torch.__version__) into plain str,
+        provenance = json.loads(json.dumps(provenance))  # which torch.load(weights_only) reads
     except TypeError as exc:
         raise TypeError(f"provenance must be JSON-serialisable: {exc}") from None
     weights = _half(model.state_dict())

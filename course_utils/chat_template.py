@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .gpt import GPT
+from .gpt_classifier import hidden_states
 from .tools.checks import instance_of, non_empty, one_of, positive_int, tensor_shape
 from .vocab import UNK, CharTokenizer, right_pad
 
@@ -189,9 +191,20 @@ def masked_lm_loss(model, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     one (as in Hugging Face's trainers)."""
     dims = tensor_shape("x", x, "batch seq", dtype=torch.long)
     tensor_shape("y", y, "batch seq", dims, dtype=torch.long)
-    if not (y != IGNORE_INDEX).any():
+    keep = y != IGNORE_INDEX  # (batch, seq)
+    if not keep.any():
         raise ValueError("every target is IGNORE_INDEX: the batch has no answer token to learn")
-    logits = model(x)[0]  # (batch, seq, vocab)
-    return F.cross_entropy(
-        logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE_INDEX
-    )  # mean over the kept targets
+    logits = kept_logits(model, x, keep)  # (n_kept, vocab)
+    return F.cross_entropy(logits.float(), y[keep])  # mean over the kept targets
+
+
+def kept_logits(model, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """(n_kept, vocab) the logits at the positions where ``keep`` (batch, seq) is True.
+
+    For a course GPT the output head, a quarter of the weights of chapter 09's model, runs
+    only at those positions (``gpt_classifier.hidden_states``, then ``lm_head``): the same
+    numbers as ``model(x)`` there, in about half the time of an SFT step. Any other model
+    that returns (logits, ...) is run whole and indexed."""
+    if isinstance(model, GPT):
+        return model.lm_head(hidden_states(model, x)[keep])  # (n_kept, vocab)
+    return model(x)[0][keep]  # (n_kept, vocab)

@@ -37,7 +37,9 @@ __all__ = [
     "chat_template_figure",
     "elmo_figure",
     "gpt_figure",
+    "grpo_group_figure",
     "llama_block_figure",
+    "lora_figure",
     "lstm_figure",
     "moe_figure",
     "multi_head_attention_figure",
@@ -1489,6 +1491,269 @@ def preference_methods_figure() -> Figure:
     )
     for x, text in zip(xs, needs):
         _label(ax, x, 0.45, text, fontsize=8.5, color=MUTED)
+    return fig
+
+
+def _cells(ax: Axes, m: Box, rows: int, cols: int, fills: Sequence[str]) -> None:
+    """Tint the cells of a drawn ``_matrix`` one by one, row by row (fills cycle)."""
+    cw, ch = m.w / cols, m.h / rows
+    for i in range(rows):
+        for j in range(cols):
+            ax.add_patch(
+                Rectangle(
+                    (m.left + j * cw, m.top - (i + 1) * ch),
+                    cw,
+                    ch,
+                    facecolor=fills[(i * cols + j) % len(fills)],
+                    edgecolor="#9A9A9A",
+                    linewidth=0.5,
+                    zorder=2.5,
+                )
+            )
+
+
+def lora_figure() -> Figure:
+    """LoRA: a frozen W beside a trainable low-rank path B A through a rank-r bottleneck, the
+    parameter counts, and the merge W' = W + (alpha/r) B A."""
+    fig, ax = _canvas(9.5, 5.9, "LoRA 低秩适配: a frozen W plus a trainable low-rank update")
+    cell, d, r = 0.16, 8, 2
+    up, low = 4.35, 2.05
+    red = PALETTE["new"][1]
+    # the input x forks into the frozen path (top) and the low-rank path (bottom)
+    x = _matrix(ax, 0.45, (up + low) / 2, d, 1, cell, color=TINTS["k"])
+    _label(ax, x.x, x.top + 0.18, "x", fontsize=10)
+    _label(ax, x.x, x.bottom - 0.18, r"$(d_{in})$", fontsize=8.5)
+    fork = 0.9
+    ax.add_line(Line2D([x.right, fork], [x.y, x.y], color=INK, lw=1.3, zorder=3))
+    ax.add_patch(Circle((fork, x.y), 0.035, color=INK, zorder=4))
+    # the frozen path: W, large and grey
+    w = _matrix(ax, 3.1, up, d, d, cell, color=TINTS["grey"])
+    _path(ax, [(fork, x.y), (fork, up), w.w_()])
+    _label(ax, w.x, w.top + 0.2, r"$W$   $(d_{out}\times d_{in})$", fontsize=10)
+    _label(ax, w.x, w.bottom - 0.2, "frozen 冻结: no gradient", fontsize=9, color=MUTED)
+    # the low-rank path: A (r x d_in, random), the r numbers A x, B (d_out x r, zero)
+    _group(ax, 1.15, 0.8, 6.15, 3.2, color=red, fill="#FFFAF9")
+    _label(ax, 1.3, 3.0, "trainable 可训练: only A and B", fontsize=9, color=red, ha="left")
+    a = _matrix(ax, 2.05, low, r, d, cell)
+    _cells(
+        ax, a, r, d, ("#F4B3A8", "#FCE0DB", "#E98B7D", "#F8CBC3", "#F2A49A", "#FBD9D3", "#EE9A8E")
+    )
+    _path(ax, [(fork, x.y), (fork, low), a.w_()])
+    _label(ax, a.x, a.top + 0.2, r"$A$   $(r\times d_{in})$", fontsize=10)
+    _label(ax, a.x, a.bottom - 0.3, "random init\n(as nn.Linear)", fontsize=8.5)
+    z = _matrix(ax, 3.15, low, r, 1, cell, color=PALETTE["new"][0])
+    _arrow(ax, a.e(), z.w_())
+    _label(ax, z.x, z.bottom - 0.2, r"$Ax$", fontsize=9)
+    _label(ax, z.x, z.top + 0.42, "rank r: the narrow\nbottleneck (r ≪ d)", fontsize=8.5, color=red)
+    b = _matrix(ax, 4.3, low, d, r, cell, color="#FFFFFF")
+    for i in range(d):
+        for j in range(r):
+            cx, cy = b.left + (j + 0.5) * cell, b.top - (i + 0.5) * cell
+            _label(ax, cx, cy, "0", fontsize=6.5, color=MUTED)
+    _arrow(ax, z.e(), b.w_())
+    _label(ax, b.x, b.top + 0.2, r"$B$   $(d_{out}\times r)$", fontsize=10)
+    _label(
+        ax,
+        b.x,
+        b.bottom - 0.3,
+        "zero init: B A = 0, so\nstep 0 = the pre-trained model",
+        fontsize=8.5,
+    )
+    scale = _box(ax, 5.5, low, 0.75, 0.42, r"$\times\ \alpha/r$", "new", fontsize=10)
+    _arrow(ax, b.e(), scale.w_())
+    _label(ax, scale.x, scale.bottom - 0.25, "fixed scale", fontsize=8.5, color=MUTED)
+    # the sum and the output h
+    add = _op(ax, 6.6, up, "+")
+    _arrow(ax, w.e(), add.w_())
+    _label(ax, (w.right + add.left) / 2, up + 0.17, r"$Wx$", fontsize=9.5)
+    _path(ax, [scale.e(), (add.x, low), add.s()])
+    _label(ax, add.x - 0.08, 3.45, r"$(\alpha/r)\,BAx$", fontsize=9.5, ha="right")
+    h = _matrix(ax, 7.2, up, d, 1, cell, color="#FFE9A8")
+    _arrow(ax, add.e(), h.w_())
+    _label(ax, h.x, h.top + 0.18, "h", fontsize=10)
+    _label(ax, h.x, h.bottom - 0.18, r"$(d_{out})$", fontsize=8.5)
+    # the equation, the parameter counts, the merge
+    cx, cw = 8.45, 1.85
+    _box(ax, cx, up, cw, 0.5, r"$h=Wx+(\alpha/r)\,BAx$", "output", fontsize=10)
+    _box(
+        ax,
+        cx,
+        3.05,
+        cw,
+        1.25,
+        "trainable parameters\n"
+        + r"full: $d_{in}\cdot d_{out}$"
+        + "\n"
+        + r"LoRA: $r\cdot(d_{in}+d_{out})$"
+        + "\n"
+        + r"$d_{in}=d_{out}=4096$, $r=8$:"
+        + "\n16.8M → 65,536 (0.39%)",
+        "plain",
+        fontsize=8.5,
+    )
+    _box(
+        ax,
+        cx,
+        1.55,
+        cw,
+        1.1,
+        "merge after training:\n"
+        + r"$W'=W+(\alpha/r)\,BA$"
+        + "\nthe shape of W: exact,\nno extra cost at inference",
+        "output",
+        fontsize=8.5,
+    )
+    ax.add_line(Line2D([0.2, 9.3], [0.58, 0.58], color="#CCCCCC", lw=0.8))
+    _label(
+        ax,
+        4.75,
+        0.3,
+        "Gradients and optimizer state only for A and B; one frozen base model can carry "
+        "many small adapters.",
+        fontsize=8.5,
+    )
+    return fig
+
+
+_GRPO_GROUP = (
+    ("三百零五", 1),
+    ("三百五", 0),
+    ("三百零五", 1),
+    ("三千零五", 0),
+)
+
+
+def grpo_group_figure() -> Figure:
+    """One GRPO step on one prompt: a group of G answers, exact rewards, advantages normalised
+    in the group, the clipped update with a KL penalty; an all-equal group teaches nothing."""
+    fig, ax = _canvas(9.5, 5.6, "GRPO 组相对策略优化: a group of answers is its own baseline")
+    rewards = [reward for _, reward in _GRPO_GROUP]
+    g = len(rewards)
+    mean = sum(rewards) / g
+    std = (sum((v - mean) ** 2 for v in rewards) / (g - 1)) ** 0.5  # sample std, as trl
+    dev = max(rewards) - mean  # |r_i - mean|, the same for every answer here
+    ys = [4.15 - 0.6 * i for i in range(g)]
+    yc = sum(ys) / g
+    prompt = _box(ax, 0.9, yc, 1.4, 0.85, "prompt x\n把 305 写成\n中文数字", "input", fontsize=9)
+    policy = _box(
+        ax,
+        2.45,
+        yc,
+        1.25,
+        0.85,
+        "policy " + r"$\pi_\theta$" + "\nsamples\nG = 4 answers",
+        "attn",
+        fontsize=9,
+    )
+    _arrow(ax, prompt.e(), policy.w_())
+    xa, xr, xv, xu = 4.05, 5.3, 6.45, 8.4
+    for x, text in (
+        (xa, "a group of G = 4"),
+        (xr, "exact checker\nreward " + r"$r_i$"),
+        (xv, "advantage " + r"$A_i$"),
+    ):
+        _label(ax, x, 4.8, text, fontsize=9)
+    green, red = PALETTE["output"][1], PALETTE["new"][1]
+    update = _box(
+        ax,
+        xu,
+        yc,
+        1.75,
+        2.2,
+        "update "
+        + r"$\pi_\theta$"
+        + ":\nraise p("
+        + r"$y_i$"
+        + "|x) where\n"
+        + r"$A_i>0$"
+        + ", lower it\nwhere "
+        + r"$A_i<0$"
+        + "\n\nclipped policy-gradient\nstep, as in PPO",
+        "output",
+        fontsize=9,
+    )
+    for i, ((answer, reward), y) in enumerate(zip(_GRPO_GROUP, ys)):
+        ok = reward == 1
+        adv = (reward - mean) / std
+        ab = _box(ax, xa, y, 1.25, 0.4, f"y{chr(0x2081 + i)}  {answer}", "plain", fontsize=9.5)
+        _arrow(ax, policy.e(), ab.w_())
+        rb = _box(
+            ax,
+            xr,
+            y,
+            0.9,
+            0.4,
+            f"{'✓' if ok else '✗'}  r = {reward}",
+            "plain",
+            fontsize=9,
+            color=green if ok else red,
+            fill=PALETTE["output"][0] if ok else PALETTE["new"][0],
+        )
+        _arrow(ax, ab.e(), rb.w_())
+        vb = _box(
+            ax,
+            xv,
+            y,
+            1.0,
+            0.4,
+            f"A = {adv:+.2f}".replace("-", "−"),
+            "plain",
+            fontsize=9,
+            fill=TINTS["pos"] if ok else TINTS["neg"],
+        )
+        _arrow(ax, rb.e(), vb.w_())
+        _arrow(ax, vb.e(), update.w_(y - yc))
+    # the numbers of the normalisation
+    _box(
+        ax,
+        5.35,
+        1.55,
+        3.3,
+        0.75,
+        f"mean(r) = {mean:.1f},   std(r) = {std:.3f}   (sample std, n − 1)\n"
+        + r"$A_i=(r_i-\mathrm{mean})\,/\,\mathrm{std}$"
+        + f" = ±{dev:.1f} / {std:.3f} = ±{dev / std:.3f}",
+        "plain",
+        fontsize=8.5,
+    )
+    ref = _box(
+        ax, xu, 1.55, 1.75, 0.55, "reference " + r"$\pi_{ref}$" + "\n(frozen)", "input", fontsize=9
+    )
+    _arrow(ax, ref.n(), update.s())
+    _label(
+        ax, xu + 0.1, (ref.top + update.bottom) / 2, r"$-\beta\,\mathrm{KL}$", fontsize=9, ha="left"
+    )
+    _box(
+        ax,
+        1.65,
+        1.55,
+        2.9,
+        0.75,
+        "a group all right (1, 1, 1, 1) or all\nwrong (0, 0, 0, 0): std = 0, every A = 0:\n"
+        "no gradient, it teaches nothing",
+        "removed",
+        fontsize=8.5,
+        dashed=True,
+    )
+    ax.add_line(Line2D([0.2, 9.3], [0.9, 0.9], color="#CCCCCC", lw=0.8))
+    _label(
+        ax,
+        4.75,
+        0.55,
+        r"maximise $(1/G)\,\Sigma_i\ \min(\rho_i A_i,\ "
+        r"\mathrm{clip}(\rho_i,1-\epsilon,1+\epsilon)\,A_i)"
+        r"-\beta\,\mathrm{KL}(\pi_\theta\,\|\,\pi_{ref})$,   "
+        r"$\rho_i=\pi_\theta(y_i|x)\,/\,\pi_{old}(y_i|x)$",
+        fontsize=9,
+    )
+    _label(
+        ax,
+        4.75,
+        0.22,
+        "no reward model and no value model: the group's mean is the baseline",
+        fontsize=8.5,
+        color=MUTED,
+    )
     return fig
 
 

@@ -13,6 +13,8 @@ Four steps, each a function:
 * ``generate_answers``: batched greedy decoding of chat prompts, each answer cut at its
   ``<|end|>``; with ``chat=False``, of plain prompts (``few_shot_prompt``, for the base model),
   cut at the end of the line;
+* ``sample_answers``: ``n`` sampled answers per instruction, from one seeded generator, for
+  DPO's rejected answers and GRPO's groups;
 * ``task_accuracy``: exact match per task (``instruction_data.is_correct``), with the Wilson
   interval and the per-example right/wrong list for paired comparisons.
 """
@@ -28,6 +30,8 @@ import torch
 from torch import nn
 
 from .chat_template import (
+    END,
+    IGNORE_INDEX,
     MARKERS,
     ChatTokenizer,
     apply_chat_template,
@@ -56,6 +60,7 @@ __all__ = [
     "as_conversation",
     "few_shot_prompt",
     "generate_answers",
+    "sample_answers",
     "task_accuracy",
     "train_sft",
 ]
@@ -327,6 +332,24 @@ def chat_prompt_ids(tokenizer: ChatTokenizer, prompt) -> list[int]:
     return tokenizer.encode(apply_chat_template(messages, add_generation_prompt=True))
 
 
+def answer_example(
+    tokenizer: ChatTokenizer, instruction: str, answer: str, block_size: int
+) -> tuple[list[int], list[int]]:
+    """(inputs, targets) of one instruction and one answer, as ``sft_example`` makes them, for
+    an answer the model sampled: it may be empty (the model ended at once; its ``<|end|>`` is
+    still a token with a probability). Targets are on the answer and its ``<|end|>`` only."""
+    instance_of("answer", answer, str)
+    prompt = chat_prompt_ids(tokenizer, instruction)  # ... <|assistant|>
+    body = tokenizer.encode(answer) + [tokenizer.stoi[END]]
+    ids = prompt + body
+    if len(ids) > positive_int("block_size", block_size) + 1:
+        raise ValueError(
+            f"the prompt and answer are {len(ids)} tokens; a model with block_size "
+            f"{block_size} scores at most {block_size + 1}"
+        )
+    return ids[:-1], [IGNORE_INDEX] * (len(prompt) - 1) + body
+
+
 def stop_ids(tokenizer, chat: bool) -> list[int]:
     """Chat: every marker (``<|end|>``, or a role marker that would start a new turn);
     plain text: the newline."""
@@ -337,10 +360,19 @@ def stop_ids(tokenizer, chat: bool) -> list[int]:
     return [tokenizer.stoi["\n"]]
 
 
-def greedy_continuations(
-    model: GPT, prompts: list[list[int]], max_new_tokens: int, stop: list[int], batch_size: int
+def continuations(
+    model: GPT,
+    prompts: list[list[int]],
+    max_new_tokens: int,
+    stop: list[int],
+    batch_size: int,
+    *,
+    temperature: float = 0.0,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
 ) -> list[list[int]]:
-    """The greedy continuation of each prompt (ids), cut before its first stop id.
+    """The continuation of each prompt (ids), cut before its first stop id: greedy at
+    ``temperature=0``, else sampled (seeded by ``generator``).
 
     GPT has learned absolute positions and no padding mask, so prompts are batched only with
     prompts of the same length (a bucket): no padding at all, and each row computes what it
@@ -361,9 +393,15 @@ def greedy_continuations(
         for s in range(0, len(members), batch_size):
             chunk = members[s : s + batch_size]
             idx = torch.tensor([prompts[i] for i in chunk], device=device)  # (batch, length)
-            new = generate(model, idx, min(max_new_tokens, room), temperature=0, eos_token_id=stop)[
-                :, length:
-            ]  # (batch, <= max_new)
+            new = generate(
+                model,
+                idx,
+                min(max_new_tokens, room),
+                temperature=temperature,
+                top_p=top_p,
+                eos_token_id=stop,
+                generator=generator,
+            )[:, length:]  # (batch, <= max_new)
             for i, row in zip(chunk, new.tolist()):
                 out[i] = _cut(row, stop)
     return out
@@ -403,8 +441,52 @@ def generate_answers(
         encode = lambda p: tokenizer.encode(instance_of("a plain prompt", p, str))
     prompts = [encode(p) for p in instructions]
     stop = stop_ids(tokenizer, chat)
-    new = greedy_continuations(model, prompts, max_new_tokens, stop, batch_size)
+    new = continuations(model, prompts, max_new_tokens, stop, batch_size)
     return [tokenizer.decode(ids) for ids in new]
+
+
+def sample_answers(
+    model: GPT,
+    tokenizer: ChatTokenizer,
+    instructions: Sequence[str],
+    n: int,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_p: float | None = None,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> list[list[str]]:
+    """``n`` sampled answers to each instruction (chat template), as a list per instruction.
+
+    The draws come from one generator seeded with ``seed``, so the same call gives the same
+    answers. DPO takes its rejected answers from these; GRPO its groups.
+    """
+    instance_of("model", model, GPT)
+    non_empty("instructions", instructions)
+    positive_int("n", n)
+    positive_int("max_new_tokens", max_new_tokens)
+    positive_int("batch_size", batch_size)
+    finite_number(
+        "temperature (0 would give n copies of the greedy answer)",
+        temperature,
+        low=0,
+        low_inclusive=False,
+    )
+    prompts = [chat_prompt_ids(tokenizer, p) for p in instructions for _ in range(n)]
+    g = torch.Generator().manual_seed(non_negative_int("seed", seed))
+    new = continuations(
+        model,
+        prompts,
+        max_new_tokens,
+        stop_ids(tokenizer, chat=True),
+        batch_size,
+        temperature=temperature,
+        top_p=top_p,
+        generator=g,
+    )
+    texts = [tokenizer.decode(ids) for ids in new]
+    return [texts[i : i + n] for i in range(0, len(texts), n)]
 
 
 # ------------------------------------------------------------------ accuracy

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -19,6 +21,8 @@ from course_utils.assistant import (
     weights_sha256,
 )
 from course_utils.chat_template import MARKERS, ChatTokenizer, apply_chat_template
+from course_utils.instruction_data import build_instruction_set, is_correct
+from course_utils.make_assistant import AssistantRecipe
 from course_utils.train_gpt import CheckpointError
 from course_utils.vocab import CharTokenizer
 
@@ -165,3 +169,22 @@ def test_bad_input_raises_before_generating(tiny_assistant, messages, kwargs, ma
     with pytest.raises((ValueError, TypeError), match=match):
         tiny_assistant.stream(messages, **kwargs)
     assert not tiny_assistant._lock.locked()
+
+
+def test_the_committed_assistant_is_the_make_assistant_pipeline():
+    """checkpoints/assistant.pt (what `python -m course_utils.serve` serves on a fresh clone) was
+    written by make_assistant from the committed base, and answers numerals in its template."""
+    bot = load_assistant(DEFAULT_ASSISTANT)
+    prov = bot.provenance
+    assert prov["command"] == "python -m course_utils.make_assistant"
+    assert prov["stages"] == ["sft", "dpo"]
+    base = DEFAULT_ASSISTANT.parent / "gpt_base_zh.pt"
+    assert prov["base_file_sha256"] == hashlib.sha256(base.read_bytes()).hexdigest()
+    assert prov["recipe"] == asdict(AssistantRecipe())  # made with the documented defaults
+    test = build_instruction_set(
+        prov["recipe"]["n_train"], 8, seed=prov["recipe"]["data_seed"]
+    ).test
+    numerals = [e for e in test if e.task == "num2zh"]
+    right = sum(is_correct(e, bot.chat(e.instruction, max_tokens=16)) for e in numerals)
+    k, n = prov["accuracy"]["dpo"]["num2zh"]
+    assert right >= len(numerals) // 2 and k / n > 0.5  # it answers, as its provenance says

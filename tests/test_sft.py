@@ -10,7 +10,13 @@ import torch
 
 import course_utils.sft as sft
 from course_utils.assistant import CourseAssistant
-from course_utils.chat_template import IGNORE_INDEX, MARKERS, ChatTokenizer, sft_example
+from course_utils.chat_template import (
+    IGNORE_INDEX,
+    MARKERS,
+    ChatTokenizer,
+    masked_lm_loss,
+    sft_example,
+)
 from course_utils.gpt import GPTConfig
 from course_utils.instruction_data import Example
 from course_utils.lora import apply_lora
@@ -161,22 +167,21 @@ def test_sft_learns_the_answers(tuned):
 
 
 def test_prompt_tokens_carry_no_loss():
-    """d loss / d logits is zero at every prompt position, non-zero at every answer position."""
+    """In SFT the output head runs at the answer's positions only (so no prompt token can carry
+    loss), and the loss there equals the full-logits cross-entropy with the prompt ignored."""
     model, tok = chat_model()
-    grads = []
-
-    def keep_grad(module, inputs, out):  # (batch, seq, vocab): record d loss / d logits
-        out.register_hook(grads.append)
-
-    hook = model.lm_head.register_forward_hook(keep_grad)
+    rows = []
+    hook = model.lm_head.register_forward_hook(lambda m, inputs, out: rows.append(out.shape))
     try:
         train_sft(model, tok, EXAMPLES[1:2], SFTConfig(steps=1, batch_size=1))
     finally:
         hook.remove()
-    _, y = sft_example(tok, sft.as_conversation(EXAMPLES[1]), model.config.block_size)
+    x, y = sft_example(tok, sft.as_conversation(EXAMPLES[1]), model.config.block_size)
     answer = torch.tensor(y) != IGNORE_INDEX  # (seq,)
-    touched = grads[0][0].abs().sum(-1) > 0  # (seq,)
-    assert torch.equal(touched, answer) and 0 < int(answer.sum()) < len(y) // 2
+    assert rows == [(int(answer.sum()), len(tok))] and 0 < int(answer.sum()) < len(y) // 2
+    x, y = torch.tensor([x]), torch.tensor([y])
+    full = torch.nn.functional.cross_entropy(model(x)[0][0], y[0], ignore_index=IGNORE_INDEX)
+    torch.testing.assert_close(masked_lm_loss(model, x, y), full)
 
 
 def test_conversations_are_accepted_as_message_lists():

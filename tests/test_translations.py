@@ -18,12 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = ed.translated_notebooks(ROOT)
 # Notebooks whose Chinese edition is not written yet. Empty it as catalogs arrive; a new notebook
 # must get a catalog (`python -m course_utils.tools.edition update NB`) or be listed here.
-PENDING = {
-    "notebooks/04_elmo.ipynb",
-    "notebooks/08_open_models.ipynb",
-    "solutions/04_elmo.ipynb",
-    "solutions/08_open_models.ipynb",
-}
+PENDING: set[str] = set()
 STATUS = "python -m course_utils.tools.edition status --diff"
 
 

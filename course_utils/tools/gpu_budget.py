@@ -284,6 +284,32 @@ def _gpt_compared(sizes) -> Estimate:
     )
 
 
+def _assistant(sizes) -> Estimate:
+    from ..chat_template import MARKERS
+    from ..gpt import GPTConfig
+
+    base = json.loads((NOTEBOOKS.parent / "configs" / "gpt_base_zh.json").read_text())
+    cfg = GPTConfig(
+        vocab_size=PEOPLE_DAILY_CHARS_BOUND + len(MARKERS),  # the base's characters + markers
+        block_size=base["block_size"],
+        n_layer=base["n_layer"],
+        n_head=base["n_head"],
+        d_model=base["d_model"],
+    )
+
+    def loss(model):
+        x = _meta_long(sizes.sft_batch, cfg.block_size)  # (batch, seq): the longest SFT batch
+        return model(x, x)[1]
+
+    return training_estimate(
+        "09_assistant",
+        f"SFT of the base GPT, d_model {cfg.d_model}, {cfg.n_layer} layers, "
+        f"batch {sizes.sft_batch} x {cfg.block_size}",
+        cfg.build,
+        loss,
+    )
+
+
 def _llama(sizes) -> Estimate:
     from ..llama import tiny_config
 
@@ -323,6 +349,7 @@ ESTIMATES: dict[str, Callable[[object], Estimate]] = {
     "07_gpt": _gpt,
     "07b_gpt_compared": _gpt_compared,
     "08_open_models": _llama,
+    "09_assistant": _assistant,
 }
 
 
