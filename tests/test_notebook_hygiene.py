@@ -94,6 +94,16 @@ def test_no_local_absolute_paths_in_outputs(path):
         assert m is None, f"{path.name} code cell {i} prints a local path: {m.group(0)!r}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_sources_have_no_control_characters(path):
+    """A backslash escape written through a non-raw Python string (\\frac -> form feed + "rac")
+    breaks the maths silently; only newlines belong in a cell's source."""
+    for i, cell in enumerate(_load(path)["cells"]):
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        bad = sorted({hex(ord(c)) for c in src if ord(c) < 32 and c != "\n"})
+        assert not bad, f"{path.name} cell {i} ({cell['cell_type']}) has control characters {bad}"
+
+
 def test_every_notebook_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     english = [p for p in NOTEBOOKS if p.parent.name == "notebooks" and ".zh." not in p.name]
