@@ -89,8 +89,11 @@ def _check(x: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     return senses
 
 
-def _majority(labels: np.ndarray) -> str:
-    counts = Counter(labels.tolist())
+def majority_sense(labels: Sequence[str]) -> str:
+    """The most frequent sense; a tie goes to the first by name."""
+    counts = Counter(np.asarray(labels).tolist())
+    if not counts:
+        raise ValueError("labels is empty: expected at least one sense")
     return min(counts, key=lambda s: (-counts[s], s))
 
 
@@ -106,7 +109,7 @@ def loo_centroid_predictions(vectors, labels: Sequence[str]) -> list[str]:
     x = as_row_vectors(vectors)
     senses = _check(x, labels)
     unit = unit_rows(x)
-    fallback = _majority(senses)
+    fallback = majority_sense(senses)
     predictions = []
     for i in range(len(x)):
         scores = {}
@@ -130,7 +133,7 @@ def loo_1nn_accuracy(vectors, labels: Sequence[str]) -> float:
     x = as_row_vectors(vectors)
     senses = _check(x, labels)
     sim = cosine_similarity_matrix(x)
-    fallback = _majority(senses)
+    fallback = majority_sense(senses)
     correct = 0
     for i in range(len(x)):
         others = [j for j in range(len(x)) if j != i]
@@ -172,6 +175,19 @@ def cosine_gap(vectors, labels: Sequence[str]) -> tuple[float, float, float]:
     return within, across, within - across
 
 
+def silhouette_by_sentence(vectors, items: Sequence[PolysemyItem]) -> np.ndarray:
+    """Each sentence's silhouette among the sentences of its own word (items' order), the
+    values that ``sense_separation`` averages into its silhouette."""
+    x = as_row_vectors(vectors)
+    if len(x) != len(items):
+        raise ValueError(f"got {len(x)} vectors for {len(items)} items")
+    out = np.zeros(len(items))
+    for w in dict.fromkeys(it.word for it in items):
+        idx = [i for i, it in enumerate(items) if it.word == w]
+        out[idx] = silhouette_values(x[idx], [items[i].sense for i in idx])
+    return out
+
+
 def majority_baseline(items: Sequence[PolysemyItem]) -> float:
     """Accuracy of always predicting each word's most frequent sense."""
     by_word: dict[str, list[str]] = {}
@@ -195,11 +211,11 @@ def sense_separation(vectors, items: Sequence[PolysemyItem]) -> dict[str, float]
         xw, lw = x[idx], [items[i].sense for i in idx]
         totals["centroid_acc"] += loo_centroid_accuracy(xw, lw) * len(idx) / n
         totals["1nn_acc"] += loo_1nn_accuracy(xw, lw) * len(idx) / n
-        totals["silhouette"] += silhouette_values(xw, lw).sum() / n
         wi, ac, g = cosine_gap(xw, lw)
         within.append(wi)
         across.append(ac)
         gap.append(g)
+    totals["silhouette"] = float(silhouette_by_sentence(x, items).mean())
     return {
         **totals,
         "within_cos": float(np.mean(within)),

@@ -214,3 +214,34 @@ def test_centroid_predictions_are_what_the_accuracy_counts():
     assert loo_centroid_accuracy(noisy, labels) == pytest.approx(
         np.mean([p == s for p, s in zip(pred, labels)])
     )
+
+
+def test_majority_sense_breaks_ties_by_name():
+    from course_utils.polysemy import majority_sense
+
+    assert majority_sense(["b", "b", "a"]) == "b"
+    assert majority_sense(["b", "a", "a", "b"]) == "a"  # a tie: the first by name
+    assert majority_sense(np.array(["x", "y", "y"])) == "y"
+    with pytest.raises(ValueError, match="labels is empty"):
+        majority_sense([])
+
+
+def test_silhouette_by_sentence_is_sklearn_within_each_word():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from course_utils.polysemy import silhouette_by_sentence
+
+    rng = np.random.default_rng(11)
+    senses = {"w": ["a"] * 3 + ["b"] * 4, "v": ["x"] * 2 + ["y"] * 3 + ["z"] * 2}
+    items = [PolysemyItem(w, s, (w,), 0) for w, ss in senses.items() for s in ss]
+    items = [items[i] for i in rng.permutation(len(items))]  # the words interleaved
+    x = rng.normal(size=(len(items), 5))
+    got = silhouette_by_sentence(x, items)
+    for w in senses:
+        idx = [i for i, it in enumerate(items) if it.word == w]
+        ref = sklearn_metrics.silhouette_samples(
+            x[idx], [items[i].sense for i in idx], metric="cosine"
+        )
+        np.testing.assert_allclose(got[idx], ref, atol=1e-9)
+    assert sense_separation(x, items)["silhouette"] == pytest.approx(got.mean(), abs=1e-12)
+    with pytest.raises(ValueError, match="got 3 vectors for 14 items"):
+        silhouette_by_sentence(x[:3], items)
