@@ -11,11 +11,18 @@ import math
 
 import torch
 
+from .tools.checks import positive_int
+
+
+def _check_lengths(seq_q, seq_k) -> None:
+    """The queries are the last seq_q of the seq_k keys, so seq_q <= seq_k."""
+    if seq_q > seq_k:
+        raise ValueError(f"seq_q ({seq_q}) cannot exceed seq_k ({seq_k})")
+
 
 def alibi_slopes(n_heads: int) -> torch.Tensor:
     """Per-head slopes 2^(-8/n), 2^(-16/n), ...; n not a power of two: the paper's interleave."""
-    if not isinstance(n_heads, int) or n_heads <= 0:
-        raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
+    positive_int("n_heads", n_heads)
 
     def power_of_two(n):
         start = 2 ** (-8 / n)
@@ -31,8 +38,7 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
 def alibi_bias(n_heads: int, seq_q: int, seq_k: int | None = None) -> torch.Tensor:
     """(n_heads, seq_q, seq_k) additive bias -slope * (i - j); queries are the last seq_q keys."""
     seq_k = seq_q if seq_k is None else seq_k
-    if seq_q > seq_k:
-        raise ValueError(f"seq_q ({seq_q}) cannot exceed seq_k ({seq_k})")
+    _check_lengths(seq_q, seq_k)  # queries are the last seq_q keys
     i = torch.arange(seq_k - seq_q, seq_k)[:, None]  # (seq_q, 1) absolute query positions
     j = torch.arange(seq_k)[None, :]  # (1, seq_k)
     distance = (i - j).clamp(min=0).float()  # future keys are masked anyway

@@ -31,7 +31,8 @@ def greedy_decode(
     Returns (batch, <= max_len) ids starting with ``start_symbol``. Stops early
     once every row has produced ``end_symbol``; after it, a row repeats it.
     """
-    tensor_shape("src", src, "batch seq"), positive_int("max_len", max_len)
+    tensor_shape("src", src, "batch seq")  # token ids
+    positive_int("max_len", max_len)
     memory = model.encode(src, src_mask)  # (batch, src_len, d_model)
     ys = torch.full((src.size(0), 1), start_symbol, dtype=src.dtype, device=src.device)
     done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
@@ -71,6 +72,13 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
+def check_beam_step_inputs(scores: torch.Tensor, log_probs: torch.Tensor, k: int) -> None:
+    """scores (beams,), log_probs (beams, vocab) with the same beams, and k a positive int."""
+    dims = tensor_shape("scores", scores, "beams")
+    tensor_shape("log_probs", log_probs, "beams vocab", dims)
+    positive_int("k", k)
+
+
 def beam_search_step(scores: torch.Tensor, log_probs: torch.Tensor, k: int):
     """One beam-search step.
 
@@ -79,8 +87,7 @@ def beam_search_step(scores: torch.Tensor, log_probs: torch.Tensor, k: int):
     Returns (new_scores, beam_index, word_index), each (k,), best first: the k
     best extensions over all beams and words.
     """
-    dims = tensor_shape("scores", scores, "beams")
-    tensor_shape("log_probs", log_probs, "beams vocab", dims), positive_int("k", k)
+    check_beam_step_inputs(scores, log_probs, k)  # (beams,), (beams, vocab), k >= 1
     vocab = log_probs.size(1)
     total = scores.unsqueeze(1) + log_probs  # (beams, vocab)
     k = min(k, total.numel())

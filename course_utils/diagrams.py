@@ -888,9 +888,14 @@ def llama_block_figure() -> Figure:
     notes = [
         (1, 6.55, "RMSNorm: x / rms(x) · g\nno mean subtracted, no bias"),
         (2, 5.85, "RoPE: Q and K rotated by their\nposition inside attention;\nno position table"),
-        (3, 5.1, "GQA: fewer K/V heads than\nQ heads; a smaller KV cache"),
+        (
+            3,
+            5.1,
+            "GQA (Llama-2-70B, Llama 3): fewer\nK/V heads than Q heads, a smaller\n"
+            "KV cache (Llama-2-7B keeps all 32)",
+        ),
         (4, 3.55, "SwiGLU: a gated FFN with\nthree matrices:\n(SiLU(x W_gate) ⊙ x W_up) W_down"),
-        (5, 2.7, "no bias in any Linear layer"),
+        (5, 2.7, "no bias in any Linear layer\n(Qwen2 keeps a bias on Q, K, V)"),
         (6, 2.05, "untied head (Llama-2-7B);\nsmall models still tie it"),
     ]
     for num, y, text in notes:
@@ -1843,8 +1848,8 @@ def moe_figure() -> Figure:
         ax,
         4.75,
         0.35,
-        "total parameters = shared + E × (one FFN);   active per token = shared + "
-        "k × (one FFN);   shared: embeddings, attention, norms, router",
+        "total parameters = non-expert + E × (one FFN);   active per token = non-expert + "
+        "k × (one FFN);   non-expert: embeddings, attention, norms, router",
         fontsize=8.5,
     )
     return fig

@@ -332,6 +332,15 @@ class BiLM(nn.Module):
         return fwd_loss, bwd_loss
 
 
+def check_mix_layers(layers: Sequence[torch.Tensor], n_layers: int) -> None:
+    """ScalarMix's input: exactly ``n_layers`` tensors, all of one shape."""
+    if len(layers) != n_layers:
+        raise ValueError(f"ScalarMix was built for {n_layers} layers, got {len(layers)}")
+    if len({tuple(h.shape) for h in layers}) != 1:
+        shapes = [tuple(h.shape) for h in layers]
+        raise ValueError(f"all layers must have one shape, got {shapes}")
+
+
 class ScalarMix(nn.Module):
     """ELMo_k = gamma * sum_j softmax(w)_j * h_{k,j}: a learned weighted average of layers."""
 
@@ -347,13 +356,7 @@ class ScalarMix(nn.Module):
         return torch.softmax(self.scalar_parameters, dim=0)
 
     def forward(self, layers: Sequence[torch.Tensor]) -> torch.Tensor:
-        if len(layers) != len(self.scalar_parameters):
-            raise ValueError(
-                f"ScalarMix was built for {len(self.scalar_parameters)} layers, got {len(layers)}"
-            )
-        if len({tuple(h.shape) for h in layers}) != 1:
-            shapes = [tuple(h.shape) for h in layers]
-            raise ValueError(f"all layers must have one shape, got {shapes}")
+        check_mix_layers(layers, len(self.scalar_parameters))
         s = self.weights
         return self.gamma * sum(s[j] * h for j, h in enumerate(layers))
 

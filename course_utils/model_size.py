@@ -31,13 +31,23 @@ from .hf_checkpoint import config_from_hf
 from .model_config import ModelShape
 from .tools.checks import finite_number, instance_of, non_negative_int, one_of, positive_int
 
-BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "int4": 0.5}
+# "int4" is the ideal 4 bits; real 4-bit formats also store a scale (and a minimum) per small
+# block of weights: llama.cpp's Q4_0 and Q4_K take 4.5 bits = 0.5625 bytes per weight ("q4_k").
+BYTES_PER_PARAM = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "int8": 1.0,
+    "int4": 0.5,
+    "q4_k": 4.5 / 8,
+}
+WEIGHT_DTYPES = ("fp32", "bf16", "int8", "int4", "q4_k")  # the ones size_report lists
 # Mixed-precision AdamW, per parameter: bf16 weights (2) + bf16 gradients (2)
 # + fp32 master weights (4) + Adam's first and second moments in fp32 (4 + 4).
 ADAMW_MIXED_PRECISION_BYTES = 16
 CHINCHILLA_TOKENS_PER_PARAM = 20
 GB = 1e9  # GPU memory is sold in decimal-ish "GB"; we use 10^9 bytes throughout
-GPU_TASKS = ("inference-bf16", "inference-int4", "finetune")
+GPU_TASKS = ("inference-bf16", "inference-int4", "inference-q4_k", "finetune")
 
 
 # ---------------------------------------------------------------- counting
@@ -215,7 +225,7 @@ def size_report(
         params=n,
         active=active,
         embedding=embedding_parameters(model),
-        weights_gb={d: weight_bytes(n, d) / GB for d in ("fp32", "bf16", "int8", "int4")},
+        weights_gb={d: weight_bytes(n, d) / GB for d in WEIGHT_DTYPES},
         kv_bytes_per_token=kv_tok,
         kv_gb=None if kv_tok is None else kv_tok * context * batch / GB,
         context=context,
@@ -227,7 +237,8 @@ def size_report(
 
 
 def fits(report: SizeReport, gpu_gb: float, task: str = "inference-bf16") -> bool:
-    """Does a GPU of gpu_gb GB hold the task? Tasks: inference-bf16, inference-int4, finetune.
+    """Does a GPU of gpu_gb GB hold the task? Tasks: inference-bf16, inference-int4 (an ideal
+    0.5 bytes per weight), inference-q4_k (4.5 bits per weight, scales included), finetune.
 
     Inference needs the weights plus the KV cache of report.context x report.batch tokens;
     full fine-tuning needs 16 bytes/param (activations come on top, so a "yes" is optimistic).
@@ -239,6 +250,7 @@ def fits(report: SizeReport, gpu_gb: float, task: str = "inference-bf16") -> boo
     need = {
         "inference-bf16": report.weights_gb["bf16"] + kv,
         "inference-int4": report.weights_gb["int4"] + kv,
+        "inference-q4_k": report.weights_gb["q4_k"] + kv,
         "finetune": report.training_gb,
     }
     return need[task] <= gpu_gb

@@ -21,10 +21,26 @@ import torch
 from torch import nn
 
 
-def rope_inv_freq(rotary_dim: int, theta: float = 10000.0) -> torch.Tensor:
-    """The rotary_dim/2 angular frequencies theta^(-2i/rotary_dim), i = 0 .. rotary_dim/2 - 1."""
+def _check_rotary_dim(rotary_dim) -> None:
+    """rotary_dim must be a positive even int: the coordinates are rotated in pairs."""
     if not isinstance(rotary_dim, int) or rotary_dim <= 0 or rotary_dim % 2:
         raise ValueError(f"rotary_dim must be a positive even int, got {rotary_dim!r}")
+
+
+def _check_rope_shapes(x: torch.Tensor, cos: torch.Tensor) -> None:
+    """The rotated coordinates fit in x's last dimension, and cos covers x's positions."""
+    rotary_dim = 2 * cos.size(-1)
+    if rotary_dim > x.size(-1):
+        raise ValueError(f"rotary_dim {rotary_dim} exceeds the head dimension {x.size(-1)}")
+    if cos.size(-2) != x.size(-2):
+        raise ValueError(
+            f"cos/sin cover {cos.size(-2)} positions but x has seq length {x.size(-2)}"
+        )
+
+
+def rope_inv_freq(rotary_dim: int, theta: float = 10000.0) -> torch.Tensor:
+    """The rotary_dim/2 angular frequencies theta^(-2i/rotary_dim), i = 0 .. rotary_dim/2 - 1."""
+    _check_rotary_dim(rotary_dim)  # a positive even int
     return 1.0 / (theta ** (torch.arange(0, rotary_dim, 2, dtype=torch.float32) / rotary_dim))
 
 
@@ -38,13 +54,8 @@ def apply_rope(
     x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, interleaved: bool = False
 ) -> torch.Tensor:
     """Rotate the first 2*cos.size(-1) coordinates of x (..., seq, head_dim); keep the rest."""
+    _check_rope_shapes(x, cos)  # rotary_dim <= head_dim; one cos/sin row per position
     rotary_dim = 2 * cos.size(-1)
-    if rotary_dim > x.size(-1):
-        raise ValueError(f"rotary_dim {rotary_dim} exceeds the head dimension {x.size(-1)}")
-    if cos.size(-2) != x.size(-2):
-        raise ValueError(
-            f"cos/sin cover {cos.size(-2)} positions but x has seq length {x.size(-2)}"
-        )
     x_rot, x_pass = x[..., :rotary_dim].float(), x[..., rotary_dim:]
     if interleaved:
         x1, x2 = x_rot[..., 0::2], x_rot[..., 1::2]  # pairs (2i, 2i+1)

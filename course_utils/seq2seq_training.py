@@ -52,15 +52,21 @@ class Batch:
         return self
 
 
+def check_label_smoothing(size: int, smoothing: float) -> None:
+    """``smoothing`` in [0, 1), and a vocabulary with a word to spread it on besides the
+    true word and padding (size >= 3)."""
+    probability("smoothing", smoothing, allow_one=False)
+    if size < 3:
+        raise ValueError(f"size (vocabulary) must be >= 3 to spread smoothing mass, got {size}")
+
+
 class LabelSmoothing(nn.Module):
     """KL divergence to a smoothed target: 1 - smoothing on the true word, the rest
     spread over the other words (never on padding). Expects log-probabilities."""
 
     def __init__(self, size: int, padding_idx: int, smoothing: float = 0.0):
         super().__init__()
-        probability("smoothing", smoothing, allow_one=False)
-        if size < 3:
-            raise ValueError(f"size (vocabulary) must be >= 3 to spread smoothing mass, got {size}")
+        check_label_smoothing(size, smoothing)  # smoothing in [0, 1), size >= 3
         self.criterion = nn.KLDivLoss(reduction="sum")
         self.padding_idx = padding_idx
         self.confidence = 1.0 - smoothing

@@ -100,7 +100,8 @@ def check_in_vocab(words: Sequence[str], word: str) -> int:
     hint = "did you mean: " + ", ".join(near) if near else "no known word is spelled similarly"
     raise OOVError(
         f"{word!r} is not in the vocabulary ({len(words):,} words): {hint}. "
-        "A word never seen in training has no vector (see notebook 04 for subwords)."
+        "A word never seen in training has no vector (chapter 04 builds a word's vector from "
+        "its characters, so an unseen word still gets one)."
     )
 
 

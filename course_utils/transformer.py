@@ -1,10 +1,11 @@
 """The Transformer of Vaswani et al. 2017, built from small classes.
 
-Names follow the paper and the course outline: ``Embeddings``,
-``PositionalEncoding``, ``SublayerConnection`` (Add & Norm),
-``PositionwiseFeedForward``, ``EncoderLayer``/``Encoder``,
-``DecoderLayer``/``Decoder``, ``Generator``, ``EncoderDecoder``,
-``clone_module_to_modulelist``, ``subsequent_mask`` and ``make_model``.
+Names follow The Annotated Transformer (Rush, 2018, Harvard NLP's line-by-line
+PyTorch implementation of the paper): ``Embeddings``, ``PositionalEncoding``,
+``SublayerConnection`` (Add & Norm), ``PositionwiseFeedForward``,
+``EncoderLayer``/``Encoder``, ``DecoderLayer``/``Decoder``, ``Generator``,
+``EncoderDecoder``, ``subsequent_mask`` and ``make_model``; only its ``clones``
+is renamed, to the course outline's ``clone_module_to_modulelist``.
 Attention and the causal mask come from ``course_utils.attention`` unchanged.
 """
 
@@ -73,6 +74,18 @@ def check_transformer_config(cfg: TransformerConfig) -> None:
         )
 
 
+def check_even_width(d_model: int) -> None:
+    """The sinusoidal encoding fills the dimensions in (sin, cos) pairs: d_model must be even."""
+    if d_model % 2:
+        raise ValueError(f"d_model must be even (sin/cos pairs), got {d_model}")
+
+
+def check_sequence_length(x: torch.Tensor, max_len: int) -> None:
+    """A position table of ``max_len`` rows covers sequences up to that length."""
+    if x.size(1) > max_len:
+        raise ValueError(f"sequence length {x.size(1)} exceeds max_len {max_len}")
+
+
 def clone_module_to_modulelist(module: nn.Module, N: int) -> nn.ModuleList:
     """N independent deep copies of ``module`` (the Annotated Transformer's ``clones``)."""
     return nn.ModuleList([copy.deepcopy(module) for _ in range(N)])
@@ -105,8 +118,7 @@ class PositionalEncoding(nn.Module):
 
     def __init__(self, d_model: int, dropout: float, max_len: int = 5000):
         super().__init__()
-        if d_model % 2:
-            raise ValueError(f"d_model must be even (sin/cos pairs), got {d_model}")
+        check_even_width(d_model)  # sin/cos pairs
         self.dropout = nn.Dropout(p=dropout)
         position = torch.arange(max_len).unsqueeze(1)  # (max_len, 1)
         div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
@@ -116,8 +128,7 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", pe.unsqueeze(0), persistent=False)  # (1, max_len, d_model)
 
     def forward(self, x):
-        if x.size(1) > self.pe.size(1):
-            raise ValueError(f"sequence length {x.size(1)} exceeds max_len {self.pe.size(1)}")
+        check_sequence_length(x, self.pe.size(1))  # x: (batch, seq, d_model)
         return self.dropout(x + self.pe[:, : x.size(1)])
 
 
@@ -130,10 +141,7 @@ class LearnedPositionalEmbedding(nn.Module):
         self.pe = nn.Embedding(max_len, d_model)
 
     def forward(self, x):
-        if x.size(1) > self.pe.num_embeddings:
-            raise ValueError(
-                f"sequence length {x.size(1)} exceeds max_len {self.pe.num_embeddings}"
-            )
+        check_sequence_length(x, self.pe.num_embeddings)  # x: (batch, seq, d_model)
         pos = torch.arange(x.size(1), device=x.device)
         return self.dropout(x + self.pe(pos))
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tools.checks import non_negative_int, one_of, positive_int
+from .tools.checks import finite_number, non_negative_int, one_of, positive_int
 from .tools.packages import require
 from .tools.progress import progress
 from .vocab import Vocab, check_sentences
@@ -90,6 +90,21 @@ class Word2VecCorpus:
         )
 
 
+def _check_counts(counts, positive: bool = False) -> np.ndarray:
+    """``counts`` as a float64 1-D array of word counts: non-empty, and every count > 0
+    (``positive``) or every count >= 0 and not all zero."""
+    c = np.asarray(counts, dtype=np.float64)
+    if positive:
+        ok = c.ndim == 1 and len(c) > 0 and bool(np.all(c > 0))
+        wanted = "positive word counts"
+    else:
+        ok = c.ndim == 1 and len(c) > 0 and bool(np.all(c >= 0)) and c.sum() > 0
+        wanted = "non-negative counts, not all zero"
+    if not ok:
+        raise ValueError(f"counts must be a non-empty 1-D array of {wanted}")
+    return c
+
+
 def keep_probabilities(counts, sample: float = 1e-3) -> np.ndarray:
     """Probability of keeping each occurrence of a word, as in word2vec.c and gensim.
 
@@ -97,11 +112,8 @@ def keep_probabilities(counts, sample: float = 1e-3) -> np.ndarray:
     (The paper's discard probability is ``1 - sqrt(sample / f)``; the code keeps a little more.)
     ``sample=0`` turns subsampling off.
     """
-    c = np.asarray(counts, dtype=np.float64)
-    if c.ndim != 1 or len(c) == 0 or np.any(c <= 0):
-        raise ValueError("counts must be a non-empty 1-D array of positive word counts")
-    if sample < 0:
-        raise ValueError(f"sample must be >= 0, got {sample}")
+    c = _check_counts(counts, positive=True)  # (V,) float64, every count > 0
+    finite_number("sample", sample, low=0.0)
     if sample == 0:
         return np.ones_like(c)
     f = c / c.sum()
@@ -152,11 +164,7 @@ def noise_distribution(counts, exponent: float = 0.75) -> np.ndarray:
 
     0.75 flattens the unigram distribution: rare words are drawn more often than their frequency.
     """
-    c = np.asarray(counts, dtype=np.float64)
-    if c.ndim != 1 or len(c) == 0 or np.any(c < 0) or c.sum() == 0:
-        raise ValueError(
-            "counts must be a non-empty 1-D array of non-negative counts, not all zero"
-        )
+    c = _check_counts(counts)  # (V,) float64, counts >= 0, not all zero
     p = c**exponent
     return p / p.sum()
 

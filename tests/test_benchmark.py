@@ -1,11 +1,12 @@
 """course_utils.tools.benchmark: ratios from torch.utils.benchmark.Timer, thread count explicit."""
 
+import os
 import time
 
 import pytest
 import torch
 
-from course_utils.tools.benchmark import Timing, compare, time_call
+from course_utils.tools.benchmark import Timing, compare, quiet_profiler, round_ratios, time_call
 
 
 def test_ratio_is_reference_over_candidate():
@@ -56,3 +57,23 @@ def test_bad_threads_and_callables():
         time_call(lambda: None, num_threads=0)
     with pytest.raises(TypeError, match="callable"):
         time_call(3)
+
+
+def test_round_ratios_pair_the_interleaved_samples():
+    ratio, cand, ref = compare(lambda: None, lambda: time.sleep(0.002), repeat=4, warmup=0)
+    assert len(cand.samples_s) == len(ref.samples_s) == 4
+    assert min(cand.samples_s) <= cand.median_s <= max(cand.samples_s)
+    rounds = round_ratios(cand, ref)
+    assert rounds == [r / c for c, r in zip(cand.samples_s, ref.samples_s)]
+    assert min(rounds) <= ratio <= max(rounds)
+    with pytest.raises(ValueError, match="same number of samples"):
+        round_ratios(cand, Timing(1.0, 1))
+
+
+def test_quiet_profiler_sets_the_kineto_level_once(monkeypatch):
+    monkeypatch.delenv("KINETO_LOG_LEVEL", raising=False)
+    quiet_profiler()
+    assert os.environ["KINETO_LOG_LEVEL"] == "6"
+    monkeypatch.setenv("KINETO_LOG_LEVEL", "2")
+    quiet_profiler()
+    assert os.environ["KINETO_LOG_LEVEL"] == "2"  # a level already set is kept

@@ -24,6 +24,7 @@ EXACT = {
     "Qwen2-7B": 7_615_616_512,
     "ChatGLM3-6B": 6_243_584_000,
     "Baichuan-7B": 7_000_559_616,
+    "Baichuan-13B": 13_264_901_120,  # Baichuan-13B's README, "model details" table
     "Mistral-7B": 7_241_732_096,
     "GPT-2": 124_439_808,
     "Mixtral-8x7B": 46_702_792_704,
@@ -287,14 +288,20 @@ def test_size_report_fields_by_hand():
     assert (r.context, r.batch, r.name) == (4096, 1, type(LLAMA).__name__)
     assert r.kv_bytes_per_token == kv_tok and r.kv_gb == pytest.approx(kv_tok * 4096 / gb)
     assert r.weights_gb == pytest.approx(
-        {"fp32": 4 * n / gb, "bf16": 2 * n / gb, "int8": n / gb, "int4": n / 2 / gb}
+        {
+            "fp32": 4 * n / gb,
+            "bf16": 2 * n / gb,
+            "int8": n / gb,
+            "int4": n / 2 / gb,
+            "q4_k": 4.5 * n / 8 / gb,  # 4 bits plus the per-block scales
+        }
     )
     assert r.training_gb == pytest.approx(16 * n / gb)
     big = size_report(LLAMA, context=1000, batch=3, kv_dtype="fp32")
     assert big.batch == 3 and big.kv_bytes_per_token == 2 * kv_tok
     assert big.kv_gb == pytest.approx(2 * kv_tok * 1000 * 3 / gb)
     assert "KV cache 512 KiB/token" in str(r) and "for 4,096 tokens x batch 1" in str(r)
-    assert "fp32 27.0 GB, bf16 13.5 GB" in str(r)
+    assert "fp32 27.0 GB, bf16 13.5 GB" in str(r) and "int4 3.4 GB, q4_k 3.8 GB" in str(r)
 
 
 def test_fits_adds_the_kv_cache_and_holds_at_the_boundary():
@@ -303,6 +310,8 @@ def test_fits_adds_the_kv_cache_and_holds_at_the_boundary():
     need_int4 = r.weights_gb["int4"] + r.kv_gb
     assert fits(r, need_bf16) and not fits(r, need_bf16 - 0.01)  # the default: inference in bf16
     assert fits(r, need_int4, "inference-int4") and not fits(r, need_int4 - 0.01, "inference-int4")
+    need_q4 = r.weights_gb["q4_k"] + r.kv_gb
+    assert fits(r, need_q4, "inference-q4_k") and not fits(r, need_q4 - 0.01, "inference-q4_k")
     assert fits(r, r.training_gb, "finetune") and not fits(r, r.training_gb - 0.01, "finetune")
     bert = size_report(EXAMPLE_HF_CONFIGS["BERT-base"])  # no KV cache: the weights alone
     assert fits(bert, bert.weights_gb["bf16"]) and not fits(bert, bert.weights_gb["bf16"] - 0.01)
@@ -329,3 +338,12 @@ def test_active_parameters_needs_both_experts_and_top_k():
 
     assert active_parameters(Sampler()) == count_parameters(Sampler()) == 20
     assert active_parameters(Bag()) == count_parameters(Bag()) == 60
+
+
+def test_mixtral_fits_24_gb_only_at_an_ideal_4_bits():
+    """0.5 bytes per weight: 23.4 GB + a 4k cache < 24 GB; with 4-bit formats' scales
+    (4.5 bits per weight) 26.3 GB does not fit, but 48 GB does."""
+    r = size_report(EXAMPLE_HF_CONFIGS["Mixtral-8x7B"], "Mixtral-8x7B", context=4096)
+    assert round(r.weights_gb["int4"], 1) == 23.4 and round(r.weights_gb["q4_k"], 1) == 26.3
+    assert fits(r, 24, "inference-int4") and not fits(r, 24, "inference-q4_k")
+    assert fits(r, 48, "inference-q4_k")

@@ -78,6 +78,8 @@ def test_bad_input():
         apply_rope(torch.randn(4, 32), cos, sin)
     with pytest.raises(ValueError, match="positive int"):
         alibi_slopes(0)
+    with pytest.raises(TypeError, match="n_heads must be a positive int, got 2.0"):
+        alibi_slopes(2.0)
 
 
 def test_alibi_slopes_when_heads_are_not_a_power_of_two():

@@ -36,6 +36,8 @@ def test_label_smoothing_distribution():
     assert crit.true_dist[1].sum() == 0  # a padding target contributes nothing
     with pytest.raises(ValueError, match="smoothing"):
         LabelSmoothing(5, 0, 1.5)
+    with pytest.raises(ValueError, match="size \\(vocabulary\\) must be >= 3.*got 2"):
+        LabelSmoothing(2, 0, 0.1)
 
 
 def test_noam_rate():

@@ -50,6 +50,18 @@ def test_positional_encoding_too_long():
         PositionalEncoding(8, 0.0, 5)(torch.zeros(1, 6, 8))
 
 
+def test_positional_checks_name_the_sizes():
+    from course_utils.transformer import LearnedPositionalEmbedding
+
+    with pytest.raises(ValueError, match=r"d_model must be even \(sin/cos pairs\), got 7"):
+        PositionalEncoding(7, 0.0)
+    with pytest.raises(ValueError, match="sequence length 6 exceeds max_len 5"):
+        PositionalEncoding(8, 0.0, 5)(torch.zeros(1, 6, 8))
+    with pytest.raises(ValueError, match="sequence length 4 exceeds max_len 3"):
+        LearnedPositionalEmbedding(8, 0.0, 3)(torch.zeros(1, 4, 8))
+    assert PositionalEncoding(8, 0.0, 5)(torch.zeros(2, 5, 8)).shape == (2, 5, 8)  # 5 fits
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="divisible"):
         TransformerConfig(d_model=30, h=4)

@@ -65,6 +65,13 @@ def test_keep_probabilities_bad_counts(counts):
         keep_probabilities(counts)
 
 
+def test_keep_probabilities_rejects_a_negative_or_non_numeric_sample():
+    with pytest.raises(ValueError, match="sample"):
+        keep_probabilities([3, 2], sample=-1e-3)
+    with pytest.raises(TypeError, match="sample"):
+        keep_probabilities([3, 2], sample="1e-3")
+
+
 def test_skipgram_pairs_respects_window_and_sentences():
     ids = np.array([0, 1, 2, 3, 4])
     sent = np.array([0, 0, 0, 1, 1])

@@ -3,7 +3,10 @@
 Absolute timings depend on the machine; a ratio of two timings measured in one
 run, interleaved, depends much less. ``compare`` times a candidate and a
 reference in alternating rounds and returns ``reference_time / candidate_time``
-(> 1 means the candidate is faster), with the median of each.
+(> 1 means the candidate is faster), with the median of each. ``round_ratios``
+gives the ratio of every round, so that a caller can show how much it moves:
+when the rounds fall on both sides of 1, the two run at the same speed within
+the machine's noise.
 
 Every sample comes from ``torch.utils.benchmark.Timer.timeit``, which
 
@@ -21,6 +24,7 @@ gensim's C loops, is timed on the wall clock by its caller.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ class Timing:
     number: int = 1
     iqr_s: float = 0.0  # interquartile range of the samples (0 with fewer than 2)
     num_threads: int = 1
+    samples_s: tuple[float, ...] = ()  # seconds per call of each sample, in the order taken
 
 
 def _check_counts(repeat: int, warmup: int, number: int) -> None:
@@ -70,7 +75,15 @@ def _summary(samples: list[float], repeat: int, number: int, num_threads: int) -
         iqr = q3 - q1
     else:
         iqr = 0.0
-    return Timing(statistics.median(samples), repeat * number, repeat, number, iqr, num_threads)
+    return Timing(
+        statistics.median(samples),
+        repeat * number,
+        repeat,
+        number,
+        iqr,
+        num_threads,
+        tuple(samples),
+    )
 
 
 def time_call(
@@ -117,3 +130,25 @@ def compare(
     c = _summary(cand, repeat, number, threads)
     r = _summary(ref, repeat, number, threads)
     return r.median_s / c.median_s, c, r
+
+
+def round_ratios(candidate: Timing, reference: Timing) -> list[float]:
+    """The ratio reference / candidate of every round of a ``compare`` (> 1: candidate faster).
+
+    ``compare`` times the two in alternating rounds, so the i-th samples of both were
+    taken at nearly the same moment; their ratio shows how much the median ratio moves.
+    """
+    if not candidate.samples_s or len(candidate.samples_s) != len(reference.samples_s):
+        raise ValueError(
+            f"need two timings with the same number of samples, got "
+            f"{len(candidate.samples_s)} and {len(reference.samples_s)}"
+        )
+    return [r / c for c, r in zip(candidate.samples_s, reference.samples_s)]
+
+
+def quiet_profiler() -> None:
+    """Silence the PyTorch profiler's own log lines (Kineto's "USDT ... profiler_start").
+
+    Call it before the first ``torch.profiler.profile``; a level already set is kept.
+    """
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # above every level: no log lines

@@ -16,25 +16,28 @@ def get_device(prefer: str | None = None) -> torch.device:
     available is an error rather than a silent fallback.
     """
     if prefer is not None:
-        if not isinstance(prefer, str):
-            raise TypeError(
-                f"prefer must be a string such as 'cpu' or 'cuda', got {type(prefer).__name__}"
-            )
-        name = prefer.lower()
-        if name not in ("cpu", "cuda", "mps"):
-            raise ValueError(f"prefer must be one of 'cpu', 'cuda', 'mps', got {prefer!r}")
-        if name == "cuda" and not torch.cuda.is_available():
-            raise ValueError("prefer='cuda' but torch.cuda.is_available() is False on this machine")
-        if name == "mps" and not _mps_available():
-            raise ValueError(
-                "prefer='mps' but the Apple MPS backend is not available on this machine"
-            )
-        return torch.device(name)
+        return torch.device(_checked_device_name(prefer))  # an error if it is not available
     if torch.cuda.is_available():
         return torch.device("cuda")
     if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _checked_device_name(prefer) -> str:
+    """``prefer`` in lower case, if it names a device this machine has; else an error."""
+    if not isinstance(prefer, str):
+        raise TypeError(
+            f"prefer must be a string such as 'cpu' or 'cuda', got {type(prefer).__name__}"
+        )
+    name = prefer.lower()
+    if name not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"prefer must be one of 'cpu', 'cuda', 'mps', got {prefer!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("prefer='cuda' but torch.cuda.is_available() is False on this machine")
+    if name == "mps" and not _mps_available():
+        raise ValueError("prefer='mps' but the Apple MPS backend is not available on this machine")
+    return name
 
 
 def _mps_available() -> bool:
