@@ -10,12 +10,12 @@ A mutant is the module with one small change (``+`` -> ``-``, ``2`` -> ``3``, ``
 change without a test failing is not pinned by the tests.
 
 For each module the script copies the package, the tests, ``data/`` (the package data the tests
-read), ``configs/`` and the root conftest into ``.cache/mutation/<module>/``, writes there a
-``pyproject.toml`` whose ``[tool.mutmut]`` section mutates that module only and runs the unit test
-files of ``MODULE_TESTS``, and runs mutmut. The notebook tests never run: the notebook-sync test
-fails on any edit to a mirrored function, whether or not the maths changed, so it would "kill"
-every mutant and prove nothing. mutmut runs, for each mutant, only the tests that reach the
-mutated function.
+read), ``configs/``, the shipped ``checkpoints/`` and the root conftest into
+``.cache/mutation/<module>/``, writes there a ``pyproject.toml`` whose ``[tool.mutmut]`` section
+mutates that module only and runs the unit test files of ``MODULE_TESTS``, and runs mutmut. The
+notebook tests never run: the notebook-sync test fails on any edit to a mirrored function, whether
+or not the maths changed, so it would "kill" every mutant and prove nothing. mutmut runs, for each
+mutant, only the tests that reach the mutated function.
 
 Each mutant falls in one category, by the line that it changes:
 
@@ -80,6 +80,7 @@ MODULE_TESTS = {
     "seq2seq_training": ["test_seq2seq_training.py"],
     "sft": ["test_sft.py"],
     "statistics": ["test_statistics.py"],
+    "train_elmo": ["test_train_elmo.py"],
     "train_gpt": ["test_train_gpt.py"],
     "training_compute": ["test_training_compute.py"],
     "transformer": ["test_transformer.py", "test_seq2seq_training.py"],
@@ -92,7 +93,7 @@ NOTEBOOK_TESTS = [
     "--ignore=tests/test_translations.py",
     "--ignore=tests/test_execute.py",
 ]
-COPIED = ["course_utils", "tests", "data", "configs", "conftest.py"]
+COPIED = ["course_utils", "tests", "data", "configs", "checkpoints", "conftest.py"]
 # course_utils/tools/checks.py's one-line input checks, and the modules' own _check_* helpers
 CHECK_CALL = re.compile(
     r"^(_?check\w*|positive_int|non_negative_int|finite_number|probability|one_of|non_empty"

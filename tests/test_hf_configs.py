@@ -72,6 +72,15 @@ def test_from_hf_reads_the_fields_it_translates():
     assert (bert.dropout, bert.hidden_act) == (0.0, "relu")
 
 
+def test_gpt_from_hf_defaults_and_required_fields():
+    bare = GPTConfig.from_hf(_with("GPT-2", layer_norm_epsilon=None, tie_word_embeddings=None))
+    assert (bare.layer_norm_eps, bare.tie_weights) == (1e-5, True)  # transformers' defaults
+    assert GPTConfig.from_hf(_with("GPT-2", layer_norm_epsilon=1e-6)).layer_norm_eps == 1e-6
+    for field in ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd"):
+        with pytest.raises(ValueError, match=field):
+            GPTConfig.from_hf(_with("GPT-2", **{field: None}))
+
+
 def test_rope_scaling_is_announced():
     with pytest.warns(UserWarning, match="rope scaling 'linear' is ignored"):
         LlamaConfig.from_hf(_with("Llama-2-7B", rope_scaling={"type": "linear", "factor": 2.0}))

@@ -1,0 +1,193 @@
+"""The shipped biLM's command (course_utils.train_elmo): its recipe, a tiny rerun, the checkpoint."""
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from course_utils.elmo import (
+    ElmoConfig,
+    batch_to_ids,
+    batch_word_ids,
+    build_vocabs,
+    make_batches,
+    perplexity,
+)
+from course_utils.train_elmo import (
+    ELMO_FORMAT,
+    ElmoTrainConfig,
+    elmo_corpus,
+    export_elmo,
+    load_elmo,
+    lr_factor,
+    main,
+    split_sentences,
+    train_bilm,
+)
+from course_utils.train_gpt import CheckpointError
+
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "checkpoints" / "elmo_zh.pt"
+TINY = ["--steps", "3", "--batch-size", "8", "--hidden-dim", "16", "--proj-dim", "8"]
+TINY += ["--max-words", "300", "--n-train", "200", "--n-valid", "40", "--warmup-steps", "2"]
+
+SENTS = [
+    ["我们", "去", "公园", "看", "花", "。"],
+    ["他", "花", "了", "三百", "元", "。"],
+    ["她", "给", "我", "打", "了", "电话", "。"],
+    ["孩子", "们", "在", "操场", "上", "打", "排球", "。"],
+] * 3
+
+
+def test_lr_factor_warms_up_then_follows_a_cosine():
+    assert lr_factor(0) == lr_factor(99) == 1.0  # no warm-up, no decay: constant
+    assert [lr_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    for step in (0, 10, 50, 99, 100, 150):
+        cosine = 0.5 * (1 + math.cos(math.pi * min(step, 100) / 100))
+        warm = min(1.0, (step + 1) / 10)
+        assert lr_factor(step, 10, 100) == pytest.approx(warm * cosine, abs=1e-12)
+    assert lr_factor(50, 0, 100) == pytest.approx(0.5)  # half way down the cosine
+    assert lr_factor(100, 0, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_split_sentences_at_the_ends_and_the_length_cap():
+    line = ["a", "b", "。", "c", "d", "e", "！", "f"]
+    assert split_sentences([line]) == [["a", "b", "。"], ["c", "d", "e", "！"]]  # "f" < 3 words
+    assert split_sentences([line], min_len=1)[-1] == ["f"]
+    tagged = [(w, "x") for w in ["一"] * 7]
+    assert [len(s) for s in split_sentences([tagged], max_len=3)] == [3, 3]
+    assert split_sentences([["甲", "乙", "；", "丙"]], min_len=1) == [["甲", "乙", "；"], ["丙"]]
+
+
+def _reference_training(model, words, chars, steps, batch_size, lr, warmup, decay=False):
+    """The recipe written out once more: Adam, clipping at 1, a linear warm-up, and if ``decay``
+    a cosine from the peak to 0 at the last step."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, step = [], 0
+    model.train()
+    while step < steps:
+        for batch in make_batches(SENTS, batch_size, seed=step):
+            for group in opt.param_groups:
+                cosine = 0.5 * (1 + math.cos(math.pi * step / steps)) if decay else 1.0
+                group["lr"] = lr * min(1.0, (step + 1) / warmup) * cosine
+            char_ids, mask = batch_to_ids(batch, chars, model.cfg.max_chars, truncate=True)
+            f, b = model.lm_loss(char_ids, mask, batch_word_ids(batch, words))
+            loss = (f + b) / 2
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+            if step == steps:
+                break
+    return losses
+
+
+def test_train_bilm_matches_the_reference_step_by_step():
+    words, chars = build_vocabs(SENTS, max_words=50)
+    cfg = ElmoConfig(
+        vocab_size=len(words), n_chars=len(chars), hidden_dim=12, proj_dim=6, dropout=0.0
+    )
+    torch.manual_seed(0)
+    a = cfg.build()
+    b = cfg.build()
+    b.load_state_dict(a.state_dict())
+    got = train_bilm(a, SENTS, chars, words, steps=7, batch_size=4, lr=0.01, warmup_steps=3)
+    want = _reference_training(b, words, chars, steps=7, batch_size=4, lr=0.01, warmup=3)
+    assert got == pytest.approx(want, rel=1e-5)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_decay_follows_the_cosine_step_by_step():
+    words, chars = build_vocabs(SENTS, max_words=50)
+    cfg = ElmoConfig(
+        vocab_size=len(words), n_chars=len(chars), hidden_dim=12, proj_dim=6, dropout=0.0
+    )
+    torch.manual_seed(0)
+    a = cfg.build()
+    b = cfg.build()
+    b.load_state_dict(a.state_dict())
+    kw = {"steps": 5, "batch_size": 4, "lr": 0.01}
+    got = train_bilm(a, SENTS, chars, words, warmup_steps=2, decay=True, **kw)
+    want = _reference_training(b, words, chars, warmup=2, decay=True, **kw)
+    assert got == pytest.approx(want, rel=1e-5)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="steps"):
+        ElmoTrainConfig(steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        ElmoTrainConfig(lr=3)
+    with pytest.raises(TypeError, match="decay"):
+        ElmoTrainConfig(decay="yes")
+    with pytest.raises(ValueError, match="n_valid"):
+        elmo_corpus(10**7)
+    assert main(["--export", "/dev/null", "--steps", "-1"]) == 2
+
+
+def test_the_command_reproduces_a_tiny_version(tmp_path, capsys):
+    """The shipped model's command, tiny: two runs give the same weights, and the exported
+    file loads back to the model that was trained, with its record."""
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    assert main([*TINY, "--export", str(a)]) == 0
+    assert f"exported {a}" in capsys.readouterr().out
+    assert main([*TINY, "--export", str(b)]) == 0
+    model_a, words, chars, record = load_elmo(a)
+    model_b, *_ = load_elmo(b)
+    for (k, p), q in zip(model_a.state_dict().items(), model_b.state_dict().values()):
+        assert torch.equal(p, q), k
+    assert record["format"] == ELMO_FORMAT and record["step"] == 3
+    assert record["train_sentences"] == 200 and not model_a.training
+    assert record["train_config"]["hidden_dim"] == 16 and len(words) == 300
+    _, valid = elmo_corpus(40)
+    ppl = perplexity(model_a, valid, chars, words)
+    assert ppl == pytest.approx(record["valid_perplexity"], rel=0.02)  # fp16 weights
+
+
+def test_load_elmo_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m course_utils.train_elmo"):
+        load_elmo(tmp_path / "missing.pt")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an exported course biLM"):
+        load_elmo(tmp_path / "other.pt")
+    words, chars = build_vocabs(SENTS, max_words=50)
+    cfg = ElmoConfig(vocab_size=len(words), n_chars=len(chars), hidden_dim=12, proj_dim=6)
+    record = {"model_config": asdict(cfg)}
+    export_elmo(tmp_path / "ok.pt", cfg.build(), words, chars, record)
+    model, w2, c2, _ = load_elmo(tmp_path / "ok.pt")
+    assert w2.itos == words.itos and c2.itos == chars.itos
+    (tmp_path / "torn.pt").write_bytes((tmp_path / "ok.pt").read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_elmo(tmp_path / "torn.pt")
+    bad = {"model_config": {**asdict(cfg), "hidden_dim": 13}}
+    export_elmo(tmp_path / "bad.pt", cfg.build(), words, chars, bad)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_elmo(tmp_path / "bad.pt")
+
+
+def test_shipped_biLM_is_its_commands_run():
+    """checkpoints/elmo_zh.pt: made by ``python -m course_utils.train_elmo`` with the default
+    recipe (see checkpoints/README.md), small, and a language model: its held-out perplexity,
+    measured again here, is the recorded one and far below the unigram model's."""
+    model, words, chars, record = load_elmo(SHIPPED)
+    run = ElmoTrainConfig()
+    assert record["train_config"] == asdict(run)
+    assert record["step"] == run.steps
+    assert SHIPPED.stat().st_size < 4_000_000
+    assert (model.cfg.hidden_dim, model.cfg.proj_dim) == (run.hidden_dim, run.proj_dim)
+    train_sents, valid = elmo_corpus(run.n_valid)
+    assert record["train_sentences"] == len(train_sents)
+    # its vocabularies are the ones the command builds from that text
+    words_again, chars_again = build_vocabs(train_sents, max_words=run.max_words)
+    assert words.itos == words_again.itos and chars.itos == chars_again.itos
+    ppl = perplexity(model, valid, chars, words)
+    assert ppl == pytest.approx(record["valid_perplexity"], rel=0.01)
+    assert max(ppl) < 0.5 * record["unigram_perplexity"]
