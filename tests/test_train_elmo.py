@@ -152,6 +152,42 @@ def test_the_command_reproduces_a_tiny_version(tmp_path, capsys):
     assert ppl == pytest.approx(record["valid_perplexity"], rel=0.02)  # fp16 weights
 
 
+def test_train_is_the_recipe_written_out():
+    """``train`` passes every field of its config on: the same steps by hand give the same model."""
+    from course_utils.elmo import init_unigram_bias
+    from course_utils.tools.device import set_seed
+    from course_utils.train_elmo import train
+
+    cfg = ElmoTrainConfig(
+        steps=3,
+        batch_size=8,
+        hidden_dim=16,
+        proj_dim=8,
+        max_words=300,
+        n_train=200,
+        n_valid=40,
+        warmup_steps=2,
+        lr=0.01,
+        decay=True,
+        seed=3,
+    )
+    model, words, chars, record = train(cfg, verbose=False)
+    sents, _ = elmo_corpus(cfg.n_valid)
+    sents = sents[: cfg.n_train]
+    words2, chars2 = build_vocabs(sents, max_words=cfg.max_words)
+    set_seed(cfg.seed)
+    arch = ElmoConfig(vocab_size=len(words2), n_chars=len(chars2), hidden_dim=16, proj_dim=8)
+    by_hand = arch.build()
+    init_unigram_bias(by_hand, sents, words2)
+    losses = train_bilm(
+        by_hand, sents, chars2, words2, steps=3, batch_size=8, lr=0.01, warmup_steps=2, decay=True
+    )
+    assert model.cfg == arch and words.itos == words2.itos
+    assert record["final_loss"] == pytest.approx(sum(losses) / len(losses))
+    for (k, p), q in zip(model.state_dict().items(), by_hand.state_dict().values()):
+        assert torch.equal(p, q), k
+
+
 def test_load_elmo_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m course_utils.train_elmo"):
         load_elmo(tmp_path / "missing.pt")
