@@ -331,3 +331,49 @@ def test_the_reference_gpt_computes_what_the_course_gpt_computes(norm_first):
     torch.testing.assert_close(logits, logits_ref, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(loss, loss_ref, atol=1e-5, rtol=1e-4)
     assert ref(idx)[1] is None  # no targets, no loss
+
+
+def _top_k_by_row(row, k):
+    kth = sorted(row.tolist(), reverse=True)[min(k, len(row)) - 1]
+    return [v if v >= kth else float("-inf") for v in row.tolist()]
+
+
+def _top_p_by_row(row, p):
+    probs = row.softmax(-1).tolist()
+    kept, total = set(), 0.0
+    for i in sorted(range(len(probs)), key=lambda i: -probs[i]):
+        if total >= p:  # the tokens kept so far already reach p
+            break
+        kept.add(i)
+        total += probs[i]
+    return [v if i in kept else float("-inf") for i, v in enumerate(row.tolist())]
+
+
+def test_filters_act_on_the_last_axis_of_any_shape():
+    """top-k and top-p on (2, 3, 7) logits, against a row-by-row reference."""
+    logits = torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rows = logits.reshape(-1, 7)
+    for k in (1, 3, 9):
+        want = torch.tensor([_top_k_by_row(r, k) for r in rows], dtype=torch.float64)
+        assert torch.equal(top_k_filter(logits, k), want.reshape(2, 3, 7))
+    for p in (0.3, 0.6, 0.95):
+        want = torch.tensor([_top_p_by_row(r, p) for r in rows], dtype=torch.float64)
+        assert torch.equal(top_p_filter(logits, p), want.reshape(2, 3, 7))
+
+
+def test_top_p_stops_when_the_kept_tokens_reach_p_exactly():
+    logits = torch.tensor([[math.log(2.0), 0.0, 0.0]], dtype=torch.float64)  # 0.5, 0.25, 0.25
+    assert torch.isinf(top_p_filter(logits, 0.5)).tolist() == [[False, True, True]]
+    assert torch.isinf(top_p_filter(logits, 0.75)).tolist() == [[False, False, True]]
+    assert torch.isinf(top_p_filter(logits, 0.76)).tolist() == [[False, False, False]]
+
+
+def test_sample_next_defaults_to_temperature_one_and_draws_from_its_generator():
+    logits = torch.randn(500, 6, generator=torch.Generator().manual_seed(1))
+    a = sample_next(logits, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(123)  # the global generator must not matter
+    b = sample_next(logits, temperature=1.0, generator=torch.Generator().manual_seed(2))
+    assert a.shape == (500, 1) and torch.equal(a, b)
+    hotter = sample_next(logits, temperature=2.0, generator=torch.Generator().manual_seed(2))
+    assert not torch.equal(a, hotter)
+    assert torch.equal(sample_next(logits, temperature=0), logits.argmax(-1, keepdim=True))
