@@ -40,7 +40,7 @@ from .generation import next_token_logits
 from .gpt import GPT, GPTConfig
 from .sampling import check_sampling_args, sample_next
 from .tools.checks import instance_of, positive_int
-from .train_gpt import CheckpointError, read_state
+from .train_gpt import CheckpointError, read_state, save_state
 
 __all__ = [
     "ASSISTANT_FORMAT",
@@ -122,11 +122,7 @@ def save_assistant(
         "model": weights,
         "provenance": {**provenance, "weights_sha256": sha},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # a crash never leaves half a file under the real name
+    save_state(state, Path(path))  # a crash never leaves half a file under the real name
     return sha
 
 

@@ -47,7 +47,7 @@ from .elmo import (
 from .tools.checks import non_negative_int, positive_int
 from .tools.device import set_seed
 from .tools.progress import progress
-from .train_gpt import CheckpointError, read_state
+from .train_gpt import CheckpointError, read_state, save_state
 from .vocab import Vocab
 
 ELMO_FORMAT = "course-elmo-weights-v1"
@@ -218,7 +218,6 @@ def export_elmo(
 ) -> int:
     """Write a trained biLM with both vocabularies and its record; returns the size in bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": ELMO_FORMAT,
         **record,
@@ -226,9 +225,7 @@ def export_elmo(
         "chars": list(chars.itos),
         "model": {k: v.detach().to("cpu", dtype) for k, v in model.state_dict().items()},
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_state(state, path)
     return path.stat().st_size
 
 

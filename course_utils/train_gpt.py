@@ -344,7 +344,6 @@ def save_checkpoint(
 ) -> None:
     """Write atomically (temporary file, then rename), so a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": CHECKPOINT_FORMAT,
         "step": step,
@@ -354,6 +353,13 @@ def save_checkpoint(
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
     }
+    save_state(state, path)
+
+
+def save_state(state: dict, path: Path) -> None:
+    """``torch.save`` through a temporary file and a rename: a crash (even SIGKILL) never leaves
+    half a file under the real name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -439,7 +445,6 @@ def export_weights(
     weights in ``dtype``, without the optimizer's state (a third of a checkpoint's size in
     fp32, a sixth in fp16). Returns the file's size in bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": WEIGHTS_FORMAT,
         "step": non_negative_int("step", step),
@@ -449,9 +454,7 @@ def export_weights(
         "itos": list(tokenizer.itos),
         "model": {k: v.detach().to("cpu", dtype) for k, v in model.state_dict().items()},
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    save_state(state, path)
     return path.stat().st_size
 
 
