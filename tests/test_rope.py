@@ -150,3 +150,41 @@ def test_smallest_sizes_are_accepted_and_the_next_ones_down_rejected():
     with pytest.raises(ValueError, match="seq_q"):
         alibi_bias(2, 5, 4)
     assert alibi_bias(2, 4, 4).shape == (2, 4, 4)
+
+
+def _complex_rope(x, positions, rotary_dim, theta, interleaved):
+    """RoPE as complex multiplication, written independently: each pair (a, b) of the first
+    rotary_dim coordinates is the number a + ib, turned by position * theta^(-2i/rotary_dim)."""
+    half = rotary_dim // 2
+    freqs = torch.tensor([theta ** (-2 * i / rotary_dim) for i in range(half)], dtype=torch.float64)
+    turn = torch.polar(
+        torch.ones(len(positions), half, dtype=torch.float64), positions[:, None] * freqs
+    )
+    x = x.double()
+    if interleaved:  # pairs (2i, 2i+1)
+        z = torch.complex(x[..., 0:rotary_dim:2], x[..., 1:rotary_dim:2]) * turn
+        rotated = torch.stack((z.real, z.imag), dim=-1).flatten(-2)
+    else:  # pairs (i, i + rotary_dim/2)
+        z = torch.complex(x[..., :half], x[..., half:rotary_dim]) * turn
+        rotated = torch.cat((z.real, z.imag), dim=-1)
+    return torch.cat((rotated, x[..., rotary_dim:]), dim=-1)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("theta", [10000.0, 500000.0])
+def test_apply_rope_against_complex_multiplication(interleaved, theta):
+    x = torch.randn(2, 3, 5, 10, generator=torch.Generator().manual_seed(0))  # (b, h, seq, d)
+    positions = torch.arange(3, 8, dtype=torch.float64)  # an offset: positions 3..7
+    cos, sin = RotaryEmbedding(8, theta)(positions)  # rotary_dim 8 of head_dim 10
+    got = apply_rope(x, cos, sin, interleaved=interleaved)
+    want = _complex_rope(x, positions, 8, theta, interleaved)
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=1e-5)
+    assert torch.equal(got[..., 8:], x[..., 8:])  # the last two coordinates pass through
+
+
+def test_default_theta_is_ten_thousand():
+    i = torch.arange(4)
+    want = 1.0 / 10000.0 ** (2 * i / 8)
+    torch.testing.assert_close(rope_inv_freq(8), want.float())
+    cos, _ = RotaryEmbedding(8)(torch.tensor([1.0]))
+    torch.testing.assert_close(cos[0], want.float().cos())
