@@ -377,3 +377,20 @@ def test_sample_next_defaults_to_temperature_one_and_draws_from_its_generator():
     hotter = sample_next(logits, temperature=2.0, generator=torch.Generator().manual_seed(2))
     assert not torch.equal(a, hotter)
     assert torch.equal(sample_next(logits, temperature=0), logits.argmax(-1, keepdim=True))
+
+
+def test_config_fields_reach_every_layer():
+    """dropout, bias and layer_norm_eps are passed to each block, not left at a layer's default."""
+    cfg = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16)
+    assert cfg.dropout == 0.0  # the default: no dropout, so training mode is deterministic
+    model = cfg.build().train()
+    idx = torch.randint(0, 50, (2, 10), generator=torch.Generator().manual_seed(0))
+    logits, loss = model(idx)
+    assert loss is None and torch.equal(logits, model(idx)[0])
+    no_bias = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16, bias=False)
+    assert not [n for n, _ in no_bias.build().named_parameters() if n.endswith("bias")]
+    eps = GPTConfig(
+        vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16, layer_norm_eps=1e-3
+    )
+    norms = [m for m in eps.build().modules() if isinstance(m, nn.LayerNorm)]
+    assert len(norms) == 2 * 2 + 1 and {m.eps for m in norms} == {1e-3}
