@@ -34,6 +34,8 @@ import torch
 from torch import nn
 
 from .elmo import (
+    CHAR_SPECIALS,
+    CHAR_UNK,
     BiLM,
     ElmoConfig,
     batch_to_ids,
@@ -48,7 +50,7 @@ from .tools.checks import non_negative_int, positive_int
 from .tools.device import set_seed
 from .tools.progress import progress
 from .train_gpt import CheckpointError, read_state, save_state
-from .vocab import Vocab
+from .vocab import DEFAULT_SPECIALS, Vocab
 
 ELMO_FORMAT = "course-elmo-weights-v1"
 SHIPPED_ELMO = Path(__file__).resolve().parent.parent / "checkpoints" / "elmo_zh.pt"
@@ -232,9 +234,6 @@ def export_elmo(
 def load_elmo(path: str | os.PathLike = SHIPPED_ELMO) -> tuple[BiLM, Vocab, Vocab, dict]:
     """(model in fp32, eval mode; word vocab; char vocab; the run's record) from export_elmo
     (by default the shipped ``checkpoints/elmo_zh.pt``)."""
-    from .elmo import CHAR_SPECIALS, CHAR_UNK
-    from .vocab import DEFAULT_SPECIALS
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
