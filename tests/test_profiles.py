@@ -39,6 +39,7 @@ from typing import ClassVar  # noqa: E402
 
 from course_utils.tools.profiles import (  # noqa: E402
     RUN_LENGTH_FIELD,
+    SMOKE_MAX_BATCH,
     SMOKE_MAX_EVAL,
     SMOKE_MAX_EVAL_CHARS,
     smoke_fields,
@@ -66,8 +67,8 @@ def test_smoke_keeps_shapes_and_takes_run_length_from_quick(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
     assert smoke_mode()
     got = by_profile(quick=QUICK, default=QUICK, gpu=GPU, profile="gpu")
-    # steps: quick's 10, cut to SMOKE_MAX_STEPS = 2
-    assert got == _Sizes(384, 64, 2, 500, 0.5, (64, 384), 2)
+    # steps: quick's 10, cut to SMOKE_MAX_STEPS = 2; batch_size: gpu's 64, cut to SMOKE_MAX_BATCH
+    assert got == _Sizes(384, SMOKE_MAX_BATCH, 2, 500, 0.5, (64, 384), 2)
     assert smoke_fields(GPU) == ("steps", "lines", "min_acc", "scaling_steps")
     # quick is never changed, and without COURSE_SMOKE nothing is capped
     assert by_profile(quick=QUICK, default=GPU, profile="quick") == QUICK
@@ -119,6 +120,22 @@ def test_smoke_fields_can_be_declared():
     assert smoke_sizes(Scored(30_000, 256), Scored(1_000, 32)) == Scored(1_000, 256)
 
     @dataclass(frozen=True)
+    class Batched:
+        lm_batch: int
+        batch_size: int
+        main_batch_size: int
+        n_batches: int
+        batch_norm: bool
+        cost_lengths: tuple
+
+    # batch fields keep the profile's value up to SMOKE_MAX_BATCH (a smaller one is kept, and
+    # quick's is not taken); a count of batches is run length; a sweep of lengths takes quick's
+    assert SMOKE_MAX_BATCH == 4
+    assert smoke_sizes(
+        Batched(32, 3, 64, 50, True, (256, 8192)), Batched(8, 2, 8, 5, False, (64,))
+    ) == (Batched(4, 3, 4, 5, True, (64,)))
+
+    @dataclass(frozen=True)
     class Wrong:
         SMOKE_FIELDS: ClassVar[tuple] = ("depth",)
         width: int
@@ -156,14 +173,14 @@ def test_smoke_errors(monkeypatch):
         ("must_beat", True),
         ("chain_budget", True),
         ("eval_chars", True),
+        ("cost_lengths", True),  # a sweep of lengths timed for a plot: the same code each time
+        ("kv_lengths", True),
         ("d_model", False),
         ("n_layer", False),
         ("block_size", False),
         ("batch_size", False),
         ("hidden_dim", False),
         ("max_words", False),
-        ("cost_lengths", False),
-        ("kv_lengths", False),
         ("bpe_vocab", False),
         ("demo_width", False),
         ("bench_shape", False),

@@ -23,8 +23,11 @@ long the notebook runs or how much data it reads (``steps``, ``epochs``,
 (``min_*``, ``must_*``) takes its quick value, and then step and epoch counts
 are cut to ``SMOKE_MAX_STEPS``, timing repeats to 1, held-out sets
 (``n_valid``, ``n_eval``, ``n_pos``, ``n_test``) to ``SMOKE_MAX_EVAL`` and held-out text
-(``*_chars``) to ``SMOKE_MAX_EVAL_CHARS`` characters; all other fields
-(widths, depths, batch and sequence sizes, vocabularies) keep the profile's
+(``*_chars``) to ``SMOKE_MAX_EVAL_CHARS`` characters. A sweep of sequence lengths timed for a
+plot (``*_lengths``) is run length too: its code is the same at every length. Batch sizes
+(``batch``, ``batch_size``, ``*_batch``, ``*_batch_size``) keep the profile's value but at most
+``SMOKE_MAX_BATCH`` rows: the rows of a batch are independent, so more of them add time, not a
+new shape. All other fields (widths, depths, sequence sizes, vocabularies) keep the profile's
 value. A dataclass may name its run-length fields itself with
 ``SMOKE_FIELDS: ClassVar[tuple]``. A value that is not a dataclass takes its
 quick value. Trained models are not expected to reach their asserted figures
@@ -46,12 +49,14 @@ SMOKE_VAR = "COURSE_SMOKE"
 # Field names that set run length or data size, or a threshold tied to them.
 RUN_LENGTH_FIELD = re.compile(
     r"(^|_)(steps?|epochs?|lines|sentences|batches|repeat|trials|draws|budget|per_len|"
-    r"new_tokens|lr|chars)$"
+    r"new_tokens|lr|chars|lengths)$"
     r"|^n_(train|valid|eval|pos|test)$|^max_chain_len$|(^|_)min_|^must_"
 )
 SMOKE_MAX_STEPS = 2  # optimisation steps (or epochs) a smoke run takes at most
 SMOKE_MAX_EVAL = 64  # held-out examples a smoke run evaluates at most
 SMOKE_MAX_EVAL_CHARS = 4096  # held-out characters (``eval_chars``) a smoke run scores at most
+SMOKE_MAX_BATCH = 4  # rows per batch a smoke run keeps at most (the profile's value if smaller)
+BATCH_FIELD = re.compile(r"(^|_)batch(_size)?$")
 # (field pattern, the largest value smoke mode keeps), applied after the quick value
 SMOKE_CAPS = (
     (re.compile(r"(^|_)(steps?|epochs?)$"), SMOKE_MAX_STEPS),
@@ -116,6 +121,10 @@ def smoke_sizes(full: T, quick: T) -> T:
             if pattern.search(name) and isinstance(value, int) and not isinstance(value, bool):
                 value = min(value, cap)
         values[name] = value
+    for f in dataclasses.fields(full):
+        value = values.get(f.name, getattr(full, f.name))
+        if BATCH_FIELD.search(f.name) and isinstance(value, int) and not isinstance(value, bool):
+            values[f.name] = min(value, SMOKE_MAX_BATCH)
     return dataclasses.replace(full, **values)
 
 
