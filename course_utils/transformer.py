@@ -314,9 +314,12 @@ def make_model(cfg: TransformerConfig | None = None, **overrides) -> EncoderDeco
 # --- PyTorch's own Transformer, for the equivalence tests and the speed benchmark -------------
 
 
-def _copy_linear(dst: nn.Linear, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+def _copy_affine(dst: nn.Linear | nn.LayerNorm, weight: torch.Tensor, bias: torch.Tensor | None):
+    """dst := (weight, bias); no bias (PyTorch's ``bias=False``) copies as a zero bias."""
     dst.weight.copy_(weight)
-    if bias is not None:
+    if bias is None:
+        dst.bias.zero_()
+    else:
         dst.bias.copy_(bias)
 
 
@@ -351,13 +354,12 @@ def copy_from_torch_layer(
         ws = torch_mha.in_proj_weight.chunk(3)
         bs = torch_mha.in_proj_bias.chunk(3) if torch_mha.in_proj_bias is not None else (None,) * 3
         for lin, w, b in zip(mine.linears[:3], ws, bs):
-            _copy_linear(lin, w, b)
-        _copy_linear(mine.linears[3], torch_mha.out_proj.weight, torch_mha.out_proj.bias)
-    _copy_linear(ours.feed_forward.w_1, theirs.linear1.weight, theirs.linear1.bias)
-    _copy_linear(ours.feed_forward.w_2, theirs.linear2.weight, theirs.linear2.bias)
+            _copy_affine(lin, w, b)
+        _copy_affine(mine.linears[3], torch_mha.out_proj.weight, torch_mha.out_proj.bias)
+    _copy_affine(ours.feed_forward.w_1, theirs.linear1.weight, theirs.linear1.bias)
+    _copy_affine(ours.feed_forward.w_2, theirs.linear2.weight, theirs.linear2.bias)
     for sub, norm in zip(ours.sublayer, norms):
-        sub.norm.weight.copy_(norm.weight)
-        sub.norm.bias.copy_(norm.bias)
+        _copy_affine(sub.norm, norm.weight, norm.bias)
 
 
 class TorchTransformerModel(nn.Module):

@@ -9,11 +9,16 @@ from torch import nn
 from course_utils.attention import MultiHeadedAttention, causal_mask
 from course_utils.model_size import count_parameters
 from course_utils.transformer import (
+    Decoder,
     DecoderLayer,
     Embeddings,
+    Encoder,
     EncoderLayer,
+    Generator,
+    LearnedPositionalEmbedding,
     PositionalEncoding,
     PositionwiseFeedForward,
+    SublayerConnection,
     TorchTransformerModel,
     TransformerConfig,
     copy_from_torch_layer,
@@ -200,3 +205,161 @@ def test_embeddings_scaled_by_sqrt_d_model():
         # with the positional encoding after it: lut * sqrt(d) + PE
         pe = embed[1].pe[0, :3]
         assert torch.allclose(embed(x), lut.lut.weight[x] * 6.0 + pe, atol=1e-6)
+
+
+# ------------------------------------------- the whole model against nn.Transformer
+
+
+def _randomize(module: nn.Module, seed: int) -> None:
+    """Every LayerNorm and bias away from its initial 1 or 0, so a swapped or skipped one shows."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() == 1:
+                base = 1.0 if "norm" in name and name.endswith("weight") else 0.0
+                p.copy_(base + 0.3 * torch.randn(p.shape, generator=g))
+
+
+@torch.no_grad()
+def _course_copy_of(theirs: TorchTransformerModel, cfg: TransformerConfig):
+    """make_model(cfg) holding the weights of the reference model, layer by layer."""
+    ours = make_model(cfg).eval()
+    ref = theirs.transformer
+    for mine, torch_layer in zip(ours.encoder.layers, ref.encoder.layers, strict=True):
+        copy_from_torch_layer(mine, torch_layer)
+    for mine, torch_layer in zip(ours.decoder.layers, ref.decoder.layers, strict=True):
+        copy_from_torch_layer(mine, torch_layer)
+    if cfg.norm_first:  # pre-norm: one final LayerNorm after each stack, as in nn.Transformer
+        ours.encoder.norm.load_state_dict(ref.encoder.norm.state_dict())
+        ours.decoder.norm.load_state_dict(ref.decoder.norm.state_dict())
+    else:  # post-norm (the paper): nn.Transformer's extra final LayerNorm is not in the model
+        ref.encoder.norm = None
+        ref.decoder.norm = None
+    ours.src_embed.load_state_dict(theirs.src_embed.state_dict())
+    ours.tgt_embed.load_state_dict(theirs.tgt_embed.state_dict())
+    ours.generator.load_state_dict(theirs.generator.state_dict())
+    return ours
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+def test_whole_model_equals_torch_transformer(norm_first, positional):
+    """make_model's encoder-decoder = nn.Transformer with the same weights, padded batches,
+    a non-default LayerNorm eps and GELU: every mask, norm and sublayer reaches its place."""
+    cfg = TransformerConfig(
+        src_vocab=17,
+        tgt_vocab=19,
+        N=2,
+        d_model=D,
+        d_ff=FF,
+        h=H,
+        dropout=0.0,
+        activation="gelu",
+        positional=positional,
+        max_len=16,
+        norm_first=norm_first,
+        layer_norm_eps=0.5,
+    )
+    torch.manual_seed(0)
+    theirs = TorchTransformerModel(cfg).eval()
+    _randomize(theirs, seed=1)
+    ours = _course_copy_of(theirs, cfg)
+    src = torch.tensor([[3, 4, 5, 6, 7, 8], [9, 10, 11, 0, 0, 0]])  # 0 = padding
+    tgt = torch.tensor([[1, 12, 13, 14, 15], [1, 16, 0, 0, 0]])
+    src_mask = (src != 0).unsqueeze(-2)  # (batch, 1, src_len)
+    tgt_mask = (tgt != 0).unsqueeze(-2) & subsequent_mask(5)  # (batch, tgt_len, tgt_len)
+    with torch.no_grad():
+        ref = theirs(src, tgt, src_mask, tgt_mask)  # (batch, tgt_len, d_model)
+        got = ours(src, tgt, src_mask, tgt_mask)
+        # every target position, padded ones included (their queries see the same keys)
+        assert torch.allclose(got, ref, atol=1e-5)
+        # the masks matter: without them the outputs move
+        assert not torch.allclose(ours(src, tgt, src_mask, subsequent_mask(5)), ref, atol=1e-3)
+        no_src_mask = torch.ones_like(src_mask)
+        assert not torch.allclose(ours(src, tgt, no_src_mask, tgt_mask), ref, atol=1e-3)
+
+
+def test_generator_is_log_softmax_over_the_vocabulary():
+    torch.manual_seed(0)
+    gen = Generator(D, 7)
+    x = torch.randn(2, 3, D)
+    logits = x @ gen.proj.weight.T + gen.proj.bias  # (2, 3, 7)
+    expected = logits - logits.logsumexp(dim=2, keepdim=True)
+    assert torch.allclose(gen(x), expected, atol=1e-6)
+
+
+def test_sublayer_connection_post_and_pre_norm_by_hand():
+    """Post-norm LayerNorm(x + f(x)) and pre-norm x + f(LayerNorm(x)), eps included."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8)
+    f = nn.Linear(8, 8)
+
+    def layer_norm(t, norm):
+        mean, var = t.mean(-1, keepdim=True), t.var(-1, unbiased=False, keepdim=True)
+        return (t - mean) / torch.sqrt(var + norm.eps) * norm.weight + norm.bias
+
+    defaults = SublayerConnection(8, 0.0)
+    assert defaults.norm_first is False and defaults.norm.eps == 1e-5
+    for norm_first in (False, True):
+        sub = SublayerConnection(8, 0.0, norm_first=norm_first, eps=0.25)
+        _randomize(sub, seed=2)
+        assert sub.norm.eps == 0.25
+        with torch.no_grad():
+            want = x + f(layer_norm(x, sub.norm)) if norm_first else layer_norm(x + f(x), sub.norm)
+            assert torch.allclose(sub(x, f), want, atol=1e-5)
+
+
+def test_learned_positions_add_one_vector_per_position():
+    torch.manual_seed(0)
+    pos = LearnedPositionalEmbedding(8, 0.0, max_len=6)
+    x = torch.randn(2, 4, 8)
+    assert torch.equal(pos(x), x + pos.pe.weight[:4])
+    assert LearnedPositionalEmbedding(8, 0.0).pe.num_embeddings == 512  # BERT's default
+    assert PositionalEncoding(8, 0.0).pe.size(1) == 5000  # the default max_len
+    assert "pe" not in PositionalEncoding(8, 0.0, 10).state_dict()  # a constant, not a weight
+
+
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+def test_make_model_passes_max_len_and_overrides(positional):
+    cfg = TransformerConfig(**TINY, max_len=7, positional=positional)
+    model = make_model(cfg, N=2)  # overrides change N and keep the rest of cfg
+    assert len(model.encoder.layers) == len(model.decoder.layers) == 2
+    assert model.src_embed[0].lut.embedding_dim == 16
+    for embed in (model.src_embed, model.tgt_embed):
+        with pytest.raises(ValueError, match="exceeds max_len 7"):
+            embed(torch.ones(1, 8, dtype=torch.long))
+    layer = model.decoder.layers[0]
+    assert model.encoder.layers[0].size == layer.size == 16
+
+
+def test_make_model_defaults_and_xavier_init():
+    assert PositionwiseFeedForward(8, 16).dropout.p == 0.1
+    for stack in (Encoder, Decoder):
+        assert stack.__init__.__defaults__ == (False, 1e-5)  # post-norm, PyTorch's eps
+    torch.manual_seed(0)
+    model = make_model(**TINY)
+    assert isinstance(model.encoder.norm, nn.Identity)  # post-norm: no final LayerNorm
+    pre = make_model(**TINY, norm_first=True, layer_norm_eps=0.5)
+    for norm in (pre.encoder.norm, pre.decoder.norm):
+        assert isinstance(norm, nn.LayerNorm) and norm.normalized_shape == (16,) and norm.eps == 0.5
+    # every matrix (and embedding table) Xavier-uniform: |w| <= sqrt(6 / (fan_in + fan_out)),
+    # filling most of that range; PyTorch's own defaults (N(0, 1), U(+-1/sqrt(fan_in))) do not
+    for name, p in model.named_parameters():
+        if p.dim() > 1:
+            bound = math.sqrt(6 / (p.size(0) + p.size(1)))
+            assert p.abs().max() <= bound + 1e-6, name
+            assert p.abs().max() > 0.8 * bound, name
+
+
+def test_copy_from_a_torch_layer_without_biases():
+    """PyTorch's bias=False layers copy as zero biases: the course's layer then computes the same."""
+    torch.manual_seed(0)
+    theirs = nn.TransformerEncoderLayer(D, H, FF, dropout=0.0, batch_first=True, bias=False)
+    ours = EncoderLayer(
+        D, MultiHeadedAttention(H, D, 0.0), PositionwiseFeedForward(D, FF, 0.0), 0.0
+    )
+    _randomize(ours, seed=3)  # biases that the copy must clear
+    copy_from_torch_layer(ours, theirs)
+    x = torch.randn(2, 6, D)
+    with torch.no_grad():
+        assert torch.allclose(ours.eval()(x, None), theirs.eval()(x), atol=1e-5)
