@@ -334,8 +334,13 @@ def test_make_model_passes_max_len_and_overrides(positional):
 
 def test_make_model_defaults_and_xavier_init():
     assert PositionwiseFeedForward(8, 16).dropout.p == 0.1
-    for stack in (Encoder, Decoder):
-        assert stack.__init__.__defaults__ == (False, 1e-5)  # post-norm, PyTorch's eps
+    ff, attn = PositionwiseFeedForward(8, 16), MultiHeadedAttention(2, 8)
+    for stack, layer in (
+        (Encoder, EncoderLayer(8, attn, ff, 0.0)),
+        (Decoder, DecoderLayer(8, attn, attn, ff, 0.0)),
+    ):
+        assert isinstance(stack(layer, 1).norm, nn.Identity)  # post-norm by default
+        assert stack(layer, 1, norm_first=True).norm.eps == 1e-5  # PyTorch's eps by default
     torch.manual_seed(0)
     model = make_model(**TINY)
     assert isinstance(model.encoder.norm, nn.Identity)  # post-norm: no final LayerNorm
