@@ -256,3 +256,190 @@ def test_bilm_inputs_on_the_meta_device_are_checked_for_shape_only():
     check_bilm_inputs(cfg, ids, mask)  # a memory estimate: shapes, and no values to read
     with pytest.raises(ValueError, match="shape"):
         check_bilm_inputs(cfg, ids[..., :2], mask)
+
+
+# ------------------------------------------- formulas checked against references by hand
+
+TRAIN = SENTS + [
+    ["你", "去", "哪里"],
+    ["花", "开", "了"],
+    ["我们", "看", "中华人民共和国", "的", "花"],
+]
+
+
+def _layer_by_hand(lstms, x):
+    """The stack written out: LSTM 1's output, then LSTM k's output plus its input (residual)."""
+    outputs = []
+    for i, lstm in enumerate(lstms):
+        h, _ = lstm(x)  # (batch, seq, proj_dim), batch first
+        x = h if i == 0 else h + x
+        outputs.append(x)
+    return outputs
+
+
+def _three_layer_model(words, chars):
+    torch.manual_seed(1)
+    cfg = ElmoConfig(
+        vocab_size=len(words),
+        n_chars=len(chars),
+        max_chars=6,
+        char_dim=8,
+        filters=((1, 8), (2, 8)),
+        proj_dim=8,
+        hidden_dim=16,
+        n_layers=3,
+        dropout=0.0,
+    )
+    return cfg.build().eval()
+
+
+@torch.no_grad()
+def test_bilm_layers_by_hand():
+    """Each direction is a residual LSTM stack; the backward one reads each sentence reversed."""
+    words, chars = build_vocabs(TRAIN, max_words=50)
+    model = _three_layer_model(words, chars)
+    batch = [SENTS[0], SENTS[2]]  # 7 and 6 tokens with <bos>/<eos>: the second is padded
+    char_ids, mask = batch_to_ids(batch, chars, 6)
+    tokens, forward, backward = model.encode(char_ids, mask)
+    assert torch.equal(tokens, model.char_cnn(char_ids))
+    for i, s in enumerate(batch):
+        n = len(s) + 2
+        x = tokens[i : i + 1, :n]  # (1, n, proj_dim): this sentence alone, no padding
+        fwd = _layer_by_hand(model.forward_layers, x)
+        bwd = [h.flip(1) for h in _layer_by_hand(model.backward_layers, x.flip(1))]
+        for got, want in zip(forward, fwd, strict=True):
+            assert torch.allclose(got[i, :n], want[0], atol=1e-5)
+        for got, want in zip(backward, bwd, strict=True):
+            assert torch.allclose(got[i, :n], want[0], atol=1e-5)
+    layers = model(char_ids, mask)
+    assert torch.allclose(layers[3][..., :8], forward[2] * mask.unsqueeze(-1), atol=1e-6)
+
+
+@torch.no_grad()
+def test_lm_loss_reads_the_top_layer_by_hand():
+    words, chars = build_vocabs(TRAIN, max_words=50)
+    model = _three_layer_model(words, chars)
+    batch = [SENTS[1], SENTS[3][:2]]
+    char_ids, mask = batch_to_ids(batch, chars, 6)
+    _, forward, backward = model.encode(char_ids, mask)
+    nll_f, nll_b, n = 0.0, 0.0, 0
+    for i, s in enumerate(batch):
+        ids = words.encode(["<bos>", *s, "<eos>"])
+        logp_f = torch.log_softmax(model.softmax(forward[-1][i]), -1)  # (seq, vocab)
+        logp_b = torch.log_softmax(model.softmax(backward[-1][i]), -1)
+        for t in range(len(ids) - 1):  # forward: position t predicts t+1; backward: t+1 -> t
+            nll_f -= float(logp_f[t, ids[t + 1]])
+            nll_b -= float(logp_b[t + 1, ids[t]])
+            n += 1
+    fwd, bwd = model.lm_loss(char_ids, mask, batch_word_ids(batch, words))
+    assert math.isclose(float(fwd), nll_f / n, rel_tol=1e-5)
+    assert math.isclose(float(bwd), nll_b / n, rel_tol=1e-5)
+
+
+@torch.no_grad()
+def test_perplexity_is_per_predicted_word_over_all_batches():
+    """exp(total NLL / predicted words), whatever the batching (an over-long word included)."""
+    words, chars = build_vocabs(TRAIN, max_words=50)
+    model = _three_layer_model(words, chars)
+    total, n = [0.0, 0.0], 0
+    for s in TRAIN:  # one sentence at a time: no padding, no batching
+        char_ids, mask = batch_to_ids([s], chars, 6, truncate=True)
+        losses = model.lm_loss(char_ids, mask, batch_word_ids([s], words))
+        for k in (0, 1):
+            total[k] += float(losses[k]) * (len(s) + 1)  # len(s) + 1 words predicted
+        n += len(s) + 1
+    want = (math.exp(total[0] / n), math.exp(total[1] / n))
+    assert want[0] != pytest.approx(want[1], rel=1e-3)  # the two directions differ
+    for batch_size in (2, 3, 64):
+        got = perplexity(model, TRAIN, chars, words, batch_size=batch_size)
+        assert got == pytest.approx(want, rel=1e-5)
+    assert perplexity(model, TRAIN, chars, words) == pytest.approx(want, rel=1e-5)
+    assert model.training is False
+    model.train()
+    perplexity(model, TRAIN[:2], chars, words)
+    assert model.training is True  # the mode is given back
+
+
+def test_unigram_perplexity_by_hand():
+    words, _ = build_vocabs(TRAIN, max_words=50)
+    train, valid = TRAIN[:4], [["花", "开", "了"], ["我们", "去"]]  # 开 and 了 unseen in train
+    counts = {}
+    for s in train:
+        for w in [*s, "<eos>"]:
+            counts[w] = counts.get(w, 0) + 1
+    total = sum(counts.values()) + len(words)  # add-one over the whole vocabulary
+    valid_words = [w for s in valid for w in [*s, "<eos>"]]
+    nll = -sum(math.log((counts.get(w, 0) + 1) / total) for w in valid_words)
+    assert unigram_perplexity(train, valid, words) == pytest.approx(
+        math.exp(nll / len(valid_words)), rel=1e-12
+    )
+
+
+def test_unigram_bias_is_the_add_one_log_frequency():
+    words, chars = build_vocabs(TRAIN, max_words=50)
+    model = _three_layer_model(words, chars)
+    init_unigram_bias(model, TRAIN, words)
+    counts = torch.ones(len(words))
+    for s in TRAIN:
+        for w in ["<bos>", *s, "<eos>"]:
+            counts[words[w]] += 1
+    assert torch.allclose(model.softmax.bias, torch.log(counts / counts.sum()), atol=1e-6)
+    assert float(torch.logsumexp(model.softmax.bias.detach(), 0)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_make_batches_pools_of_fifty_batches_sorted_by_length():
+    """Shuffle (seeded), cut into pools of 50 batches, sort each pool by length, cut into batches."""
+    import random
+
+    sentences = [[f"s{i}"] + ["w"] * (i * 7 % 13) for i in range(700)]
+    index = {id(s): i for i, s in enumerate(sentences)}
+    batch_size = 3
+    order = list(range(len(sentences)))
+    random.Random(0).shuffle(order)
+    pool = 50 * batch_size
+    want = set()
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(sentences[i]))
+        want |= {tuple(chunk[k : k + batch_size]) for k in range(0, len(chunk), batch_size)}
+    batches = make_batches(sentences, batch_size)
+    got = [tuple(index[id(s)] for s in b) for b in batches]
+    assert set(got) == want and len(got) == len(want)  # every sentence once, in its pool's batch
+    assert got != sorted(got, key=lambda b: len(sentences[b[0]]))  # the batches are shuffled too
+    again = [tuple(index[id(s)] for s in b) for b in make_batches(sentences, batch_size, seed=0)]
+    other = [tuple(index[id(s)] for s in b) for b in make_batches(sentences, batch_size, seed=1)]
+    assert again == got and set(other) != set(got)
+
+
+def test_char_ids_at_the_length_limit_and_truncated(tiny):
+    _, _, chars = tiny
+    from course_utils.elmo import BOW, CHAR_PAD, EOW, word_to_char_ids
+
+    four = word_to_char_ids("中华人民", chars, 6)  # max_chars - 2 characters fit exactly
+    assert four[0] == chars[BOW] and four[-1] == chars[EOW] and chars[CHAR_PAD] not in four
+    with pytest.raises(ValueError, match="truncate=True"):
+        word_to_char_ids("中华人民共", chars, 6)  # one more: refused unless asked to cut
+    cut = word_to_char_ids("中华人民共和国", chars, 6, truncate=True)
+    assert cut == four  # the first max_chars - 2 characters
+
+
+def test_vocabularies_and_ids_without_boundaries(tiny):
+    words, chars = build_vocabs(TRAIN, max_words=9)
+    assert len(words) == 9 and words.lookup_token(0) == "<pad>"
+    assert words["<bos>"] != words["<eos>"] != words["<unk>"]
+    assert words["花"] != words["<unk>"]  # the most frequent words are kept
+    assert chars["开"] != chars["<unk>"]  # characters seen once are kept (min_char_freq = 1)
+    assert chars["龘"] == chars["<unk>"] and chars.lookup_token(0) == "<pad>"
+    ids, mask = batch_to_ids([["花"], ["我们", "去"]], chars, 6, add_boundaries=False)
+    assert ids.shape == (2, 2, 6) and mask.tolist() == [[True, False], [True, True]]
+    assert ids[0, 1].tolist() == [chars["<pad>"]] * 6  # a padding word is all <pad> chars
+    wids = batch_word_ids([["花"], ["我们", "去"]], words, add_boundaries=False)
+    assert wids.tolist() == [[words["花"], words["<pad>"]], [words["我们"], words["去"]]]
+    model = tiny[0]
+    assert model.char_cnn.char_embedding.padding_idx == 0 and model.char_cnn.max_chars == 6
+    assert torch.all(model.char_cnn.char_embedding.weight[0] == 0)
+
+
+def test_embed_sentences_cuts_over_long_words(tiny):
+    model, _, chars = tiny
+    per_layer = embed_sentences(model, [["中华人民共和国", "花"]], chars)
+    assert [h.shape for h in per_layer[1]] == [(2, 16)]
