@@ -69,7 +69,12 @@ MODULE_TESTS = {
     "instruction_data": ["test_instruction_data.py"],
     "grpo": ["test_grpo.py"],
     "label_scoring": ["test_label_scoring.py", "test_exercises_gpt_compared.py"],
-    "llama": ["test_llama.py", "test_generation.py"],
+    "llama": [
+        "test_llama.py",
+        "test_generation.py",
+        "test_hf_configs.py",
+        "test_bf16_autocast.py",
+    ],
     "lora": ["test_lora.py"],
     "model_size": ["test_model_size.py"],
     "ngram": ["test_ngram.py"],

@@ -1,5 +1,7 @@
 """The course's Llama-style model against Hugging Face transformers, weights copied."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -346,3 +348,126 @@ def test_moe_config_checks_and_dense_first_layers():
         model.generate(idx, 4, temperature=0, use_cache=True),
         model.generate(idx, 4, temperature=0, use_cache=False),
     )
+
+
+# ------------------------------------------- formulas checked by hand
+
+
+@torch.no_grad()
+def test_loss_is_the_mean_cross_entropy_over_the_kept_targets():
+    torch.manual_seed(0)
+    model = tiny_config("llama-3-8b").build().eval()
+    idx = torch.randint(0, 256, (2, 5))
+    targets = torch.randint(0, 256, (2, 5))
+    targets[0, 1] = targets[1, 4] = -100  # ignored positions
+    logits, loss = model(idx, targets)
+    logp = torch.log_softmax(logits.float(), dim=-1)  # (2, 5, vocab)
+    kept = [(b, t) for b in range(2) for t in range(5) if targets[b, t] != -100]
+    want = -sum(float(logp[b, t, targets[b, t]]) for b, t in kept) / len(kept)
+    assert float(loss) == pytest.approx(want, rel=1e-5)
+    assert model(idx)[1] is None
+
+
+def test_alibi_bias_is_the_causal_mask_plus_alibi():
+    from course_utils.alibi import alibi_bias
+
+    model = tiny_config("baichuan-13b").build()
+    assert model.config.position == "alibi" and model.model.rotary_emb is None
+    bias = model.model.attn_bias(3, 5, torch.device("cpu"))  # 3 new queries after 2 cached keys
+    causal = torch.tensor([[j > i + 2 for j in range(5)] for i in range(3)])  # True = hidden
+    want = alibi_bias(4, 3, 5).masked_fill(causal, float("-inf"))  # (heads, 3, 5)
+    assert torch.equal(bias, want)
+
+
+@torch.no_grad()
+def test_interleaved_rope_equals_half_split_rope_on_permuted_weights():
+    """ChatGLM rotates (2i, 2i+1) pairs: the same model as one rotating (i, i + r/2) pairs whose
+    W_Q and W_K rows are reordered within each head's rotary part."""
+    torch.manual_seed(0)
+    cfg = tiny_config("chatglm3-6b")
+    assert cfg.rope_interleaved and cfg.rotary_dim < cfg.head_dim  # rotary on part of a head
+    glm = cfg.build().eval()
+    assert all(layer.self_attn.rope_interleaved for layer in glm.model.layers)
+    split = replace(cfg, rope_interleaved=False).build().eval()
+    split.load_state_dict(glm.state_dict())
+    r, hd = cfg.rotary_dim, cfg.head_dim
+    perm = [*range(0, r, 2), *range(1, r, 2), *range(r, hd)]  # per head
+    for layer in split.model.layers:
+        attn = layer.self_attn
+        for proj in (attn.q_proj, attn.k_proj):
+            heads = proj.out_features // hd
+            rows = torch.tensor([h * hd + p for h in range(heads) for p in perm])
+            proj.weight.copy_(proj.weight[rows])
+            if proj.bias is not None:
+                proj.bias.copy_(proj.bias[rows])
+    idx = torch.randint(0, 256, (2, 6))
+    assert torch.allclose(glm(idx)[0], split(idx)[0], atol=1e-4)
+    assert not torch.allclose(glm(idx)[0], cfg.build().eval()(idx)[0], atol=1e-3)
+
+
+def test_tiny_config_keeps_the_family_at_toy_size():
+    mha, gqa = tiny_config("llama-2-7b"), tiny_config("llama-3-8b")
+    for cfg in (mha, gqa):
+        assert (cfg.vocab_size, cfg.hidden_size, cfg.num_hidden_layers) == (256, 64, 2)
+        assert (cfg.num_attention_heads, cfg.head_dim) == (4, 16)
+        assert (cfg.intermediate_size, cfg.max_position_embeddings) == (172, 128)
+    assert mha.shape.kv_heads == 4  # multi-head attention stays multi-head
+    assert gqa.shape.kv_heads == 1  # 32 heads share 8 K/V heads: 4 share 1
+    assert tiny_config(LLAMA_PRESETS["llama-3-8b"]) == gqa  # a config, not only a name
+    moe = tiny_config("mixtral-8x7b")
+    assert moe.moe.moe_intermediate_size == 32 and moe.moe.num_experts == 8
+    assert tiny_config("llama-2-7b", num_hidden_layers=3).num_hidden_layers == 3
+
+
+def test_from_hf_defaults_of_a_minimal_config():
+    minimal = dict(
+        model_type="llama",
+        vocab_size=100,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+    )
+    cfg = LlamaConfig.from_hf(minimal)
+    assert cfg.model_type == "llama"
+    assert cfg.rms_norm_eps == 1e-6 and cfg.rope_theta == 10000.0
+    assert cfg.max_position_embeddings == 4096 and cfg.tie_word_embeddings is False
+    assert cfg.shape.kv_heads == 4 and cfg.head_dim == 16 and cfg.sliding_window is None
+    assert LlamaConfig.from_hf({**minimal, "sliding_window": 8}).sliding_window is None
+    mistral = LlamaConfig.from_hf({**minimal, "model_type": "mistral", "sliding_window": 8})
+    assert mistral.model_type == "mistral" and mistral.sliding_window == 8
+    nested = LlamaConfig.from_hf({**minimal, "rope_parameters": {"rope_theta": 5e5}})
+    assert nested.rope_theta == 5e5
+    top = {**minimal, "rope_theta": 2e5, "rope_parameters": {"rope_theta": 5e5}}
+    assert LlamaConfig.from_hf(top).rope_theta == 2e5  # the top-level field wins
+    with pytest.raises(ValueError, match="num_local_experts"):
+        LlamaConfig.from_hf({**minimal, "model_type": "mixtral", "num_experts_per_tok": 2})
+    with pytest.raises(ValueError, match="num_experts_per_tok"):
+        LlamaConfig.from_hf({**minimal, "model_type": "mixtral", "num_local_experts": 4})
+
+
+@pytest.mark.parametrize(
+    "scaling, announced",
+    [
+        ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, True),
+        ({"rope_scaling": {"type": "linear", "factor": 2.0}}, True),  # the older key
+        ({"rope_parameters": {"rope_type": "llama3", "rope_theta": 5e5}}, True),
+        ({"rope_parameters": {"rope_type": "default", "rope_theta": 5e5}}, False),
+        ({}, False),
+    ],
+)
+def test_rope_scaling_is_announced_wherever_it_is_written(scaling, announced):
+    import warnings
+
+    base = dict(
+        model_type="llama",
+        vocab_size=100,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LlamaConfig.from_hf({**base, **scaling})
+    assert any("rope scaling" in str(w.message) for w in caught) is announced
