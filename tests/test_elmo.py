@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from course_utils.elmo import (
+    CHAR_SPECIALS,
     IGNORE_INDEX,
     ElmoConfig,
     ScalarMix,
@@ -422,7 +423,7 @@ def test_char_ids_at_the_length_limit_and_truncated(tiny):
     assert cut == four  # the first max_chars - 2 characters
 
 
-def test_vocabularies_and_ids_without_boundaries(tiny):
+def test_vocabularies_and_ids_without_boundaries():
     words, chars = build_vocabs(TRAIN, max_words=9)
     assert len(words) == 9 and words.lookup_token(0) == "<pad>"
     assert words["<bos>"] != words["<eos>"] != words["<unk>"]
@@ -434,9 +435,13 @@ def test_vocabularies_and_ids_without_boundaries(tiny):
     assert ids[0, 1].tolist() == [chars["<pad>"]] * 6  # a padding word is all <pad> chars
     wids = batch_word_ids([["花"], ["我们", "去"]], words, add_boundaries=False)
     assert wids.tolist() == [[words["花"], words["<pad>"]], [words["我们"], words["去"]]]
-    model = tiny[0]
-    assert model.char_cnn.char_embedding.padding_idx == 0 and model.char_cnn.max_chars == 6
-    assert torch.all(model.char_cnn.char_embedding.weight[0] == 0)
+    assert [chars.lookup_token(i) for i in range(6)] == list(CHAR_SPECIALS)
+    # a fresh model (not the shared fixture), so that this test is the one that builds it
+    cfg = ElmoConfig(vocab_size=len(words), n_chars=len(chars), max_chars=6, n_highway=2)
+    cnn = cfg.build().char_cnn
+    assert cnn.char_embedding.padding_idx == 0 and cnn.max_chars == 6
+    assert torch.all(cnn.char_embedding.weight[0] == 0)  # the <pad> character is a zero vector
+    assert len(cnn.highway.layers) == 2
 
 
 def test_embed_sentences_cuts_over_long_words(tiny):
