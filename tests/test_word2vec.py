@@ -378,3 +378,145 @@ def test_chinese_sets_only_use_words_of_the_corpus():
     words |= {w for qs in read_analogies("zh_analogies").values() for q in qs for w in q}
     rare = sorted(w for w in words if counts[w] < 5)
     assert not rare, f"words with fewer than 5 occurrences in People's Daily: {rare}"
+
+
+# --- evaluation against references, on vectors that score between 0 and 1 ------------------
+
+
+def _analogy_kv(seed: int = 0):
+    """Countries and capitals: capital = country + one shared offset + noise, plus distractors;
+    3CosAdd then answers most questions right and some wrong (a score strictly inside (0, 1))."""
+    rng = np.random.default_rng(seed)
+    n, d = 12, 16
+    countries = rng.standard_normal((n, d))
+    capitals = countries + 1.5 * rng.standard_normal(d) + 0.9 * rng.standard_normal((n, d))
+    distract = rng.standard_normal((20, d))
+    words = [f"c{i}" for i in range(n)] + [f"k{i}" for i in range(n)] + [f"x{i}" for i in range(20)]
+    return to_keyed_vectors(words, np.vstack([countries, capitals, distract]))
+
+
+def test_analogies_match_gensim_on_a_solvable_set(tmp_path):
+    kv = _analogy_kv()
+    path = tmp_path / "capitals.txt"
+    pairs = [(i, j) for i in range(12) for j in range(12) if i != j]
+    lines = [": capitals"] + [f"c{i} k{i} c{j} k{j}" for i, j in pairs[:70]]
+    lines += [": reversed"] + [f"k{i} c{i} k{j} c{j}" for i, j in pairs[70:120]]
+    lines += ["C1 K1 C2 K2", "c1 k1 c2 unknown"]  # upper case is looked up lower-cased; OOV
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for restrict in (300_000, 30):  # 30: the 20 distractors and k6..k11 fall outside
+        ours = evaluate_analogies(kv, path, restrict_vocab=restrict)
+        score, sections = kv.evaluate_word_analogies(str(path), restrict_vocab=restrict)
+        assert 0.1 < ours.accuracy < 0.95  # neither all wrong nor all right: the test can see
+        assert ours.accuracy == pytest.approx(score)
+        for name, got in zip(["capitals", "reversed"], sections):
+            n_right, n_wrong = len(got["correct"]), len(got["incorrect"])
+            assert ours.sections[name] == (n_right, n_right + n_wrong)
+        assert ours.n_total == 122
+    full = evaluate_analogies(kv, path)
+    assert full.n_used == 121 and full.n_correct == sum(c for c, _ in full.sections.values())
+    assert full.accuracy == pytest.approx(full.n_correct / full.n_used)
+    assert full.oov_rate == pytest.approx(1 / 122)
+
+
+def test_analogy_answers_are_3cosadd_by_hand(tmp_path):
+    """The answer is argmax over all words but the three question words of cos(w, b - a + c)."""
+    kv = _analogy_kv(seed=3)
+    unit = kv.vectors / np.linalg.norm(kv.vectors, axis=1, keepdims=True)
+    questions = [
+        (f"c{i}", f"k{i}", f"c{j}", f"k{j}") for i in range(12) for j in range(12) if i != j
+    ]
+    correct = 0
+    for q in questions:
+        ia, ib, ic, id_ = (kv.key_to_index[w] for w in q)
+        sims = unit @ (unit[ib] - unit[ia] + unit[ic])
+        sims[[ia, ib, ic]] = -np.inf
+        correct += int(np.argmax(sims) == id_)
+    path = tmp_path / "q.txt"
+    path.write_text(": all\n" + "\n".join(" ".join(q) for q in questions) + "\n", encoding="utf-8")
+    got = evaluate_analogies(kv, path)
+    assert got.n_correct == correct and 0 < correct < len(questions)
+
+
+def test_similarity_by_hand_with_scipy(tmp_path):
+    from scipy import stats
+
+    kv = _analogy_kv()
+    rng = np.random.default_rng(5)
+    rows = [
+        (f"c{a}", f"k{b}", float(s))
+        for a, b, s in zip(rng.integers(0, 12, 30), rng.integers(0, 12, 30), rng.random(30) * 10)
+    ]
+    path = tmp_path / "pairs.tsv"
+    text = [f"{a}\t{b}\t{s}" for a, b, s in rows] + ["C1\tK2\t7.5", "c1\tnope\t3.0"]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    human = [s for _, _, s in rows] + [7.5]
+    model = [float(kv.similarity(a, b)) for a, b, _ in rows] + [float(kv.similarity("c1", "k2"))]
+    got = evaluate_similarity(kv, path)
+    assert got.spearman == pytest.approx(stats.spearmanr(human, model)[0], abs=1e-12)
+    assert got.pearson == pytest.approx(stats.pearsonr(human, model)[0], abs=1e-12)
+    assert (got.n_used, got.n_total) == (31, 32) and got.oov_rate == pytest.approx(1 / 32)
+    assert got.human == tuple(human) and got.model == pytest.approx(tuple(model))
+    # fewer than 3 scored pairs: no correlation, but the counts
+    few = tmp_path / "few.tsv"
+    few.write_text("c1\tk1\t1.0\nc2\tk2\t2.0\nc1\tnope\t3.0\n", encoding="utf-8")
+    short = evaluate_similarity(kv, few)
+    assert (
+        np.isnan(short.spearman)
+        and np.isnan(short.pearson)
+        and (short.n_used, short.n_total) == (2, 3)
+    )
+
+
+def test_bootstrap_spearman_is_spearman_of_each_paired_resample():
+    from scipy import stats
+
+    from course_utils.word2vec import SimilarityResult, bootstrap_spearman
+
+    rng = np.random.default_rng(0)
+    human = rng.random(25)
+    model = human + 0.5 * rng.random(25)
+    result = SimilarityResult(0.0, 0.0, 25, 30, tuple(human), tuple(model))
+    boots = bootstrap_spearman(result, n_boot=50, seed=4)
+    idx = np.random.default_rng(4).integers(0, 25, size=(50, 25))  # the resamples, by seed
+    want = [stats.spearmanr(human[i], model[i])[0] for i in idx]
+    assert boots.shape == (50,) and np.allclose(boots, want)
+    assert np.array_equal(bootstrap_spearman(result, n_boot=50), bootstrap_spearman(result, 50, 0))
+    assert len(bootstrap_spearman(result)) == 2000  # the default number of resamples
+    # paired: another model on the same pairs is resampled alike (same seed, same n)
+    same = SimilarityResult(0.0, 0.0, 25, 30, tuple(human), tuple(human))
+    assert np.allclose(bootstrap_spearman(same, n_boot=50, seed=4), 1.0)
+    flat = SimilarityResult(0.0, 0.0, 3, 3, (1.0, 1.0, 1.0), (1.0, 2.0, 3.0))
+    assert np.isnan(bootstrap_spearman(flat, n_boot=5)).all()  # no spread: no correlation
+    with pytest.raises(ValueError, match="at least 3 pairs"):
+        bootstrap_spearman(SimilarityResult(0.0, 0.0, 2, 2, (1.0, 2.0), (1.0, 2.0)))
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_spearman(result, n_boot=0)
+
+
+@pytest.mark.parametrize("sg", [0, 1])
+def test_gensim_from_config_passes_every_setting(sg):
+    """gensim_from_config(config) = gensim's Word2Vec with each of config's values (none at
+    its default here), timed: words/s x seconds = raw words x epochs."""
+    from gensim.models import Word2Vec
+
+    sentences, _ = topic_corpus(120)
+    cfg = Word2VecConfig(
+        vector_size=12, window=3, min_count=2, sg=sg, negative=3, sample=1e-2, epochs=2, seed=7
+    )
+    kv, seconds, words_per_s = w2v.gensim_from_config(sentences, cfg)
+    theirs = Word2Vec(
+        sentences=sentences,
+        vector_size=12,
+        window=3,
+        min_count=2,
+        sg=sg,
+        negative=3,
+        sample=1e-2,
+        epochs=2,
+        seed=7,
+        workers=1,
+    ).wv
+    assert kv.index_to_key == theirs.index_to_key
+    assert np.array_equal(kv.vectors, theirs.vectors)
+    n_raw = sum(len(s) for s in sentences)
+    assert seconds > 0 and words_per_s * seconds == pytest.approx(n_raw * 2)
