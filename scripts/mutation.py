@@ -4,6 +4,7 @@
     python scripts/mutation.py norms rope          # some of them
     python scripts/mutation.py --jobs 1 norms      # one mutant at a time (default: every core)
     python scripts/mutation.py --report norms      # the table again, from the last run
+    python scripts/mutation.py --survivors norms   # only its survivors, against today's tests
 
 A mutant is the module with one small change (``+`` -> ``-``, ``2`` -> ``3``, ``<`` -> ``<=``,
 ``dim=-1`` -> ``dim=-2``, ...); the tests "kill" it when one of them fails. A formula that can
@@ -241,6 +242,41 @@ def run_mutmut(module: str, jobs: int) -> float:
     return time.perf_counter() - t0
 
 
+def rerun_survivors(module: str, jobs: int) -> float:
+    """Run again, against the current tests, only the mutants that survived the last run.
+
+    The module itself must not have changed since that run (its mutants would be stale); the
+    tests are copied afresh and mutmut collects its test-to-function map again, so that new
+    and changed tests are chosen for the mutants they reach.
+    """
+    work = WORK / module
+    found = results(module)
+    source = undecorate_no_grad((ROOT / "course_utils" / f"{module}.py").read_text("utf-8"))
+    if source != (work / "course_utils" / f"{module}.py").read_text("utf-8"):
+        raise SystemExit(f"course_utils/{module}.py changed since its last run: run it in full")
+    names = [n for n, m in found.items() if m["status"] in ("survived", "no tests")]
+    if not names:
+        return 0.0
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for tests in (work / "tests", work / "mutants" / "tests"):
+        shutil.rmtree(tests)
+        shutil.copytree(ROOT / "tests", tests, ignore=ignore)
+    pyproject = (work / "pyproject.toml").read_text(encoding="utf-8").split("\n[tool.mutmut]")[0]
+    for folder in (work, work / "mutants"):
+        (folder / "pyproject.toml").write_text(pyproject + mutmut_config(module, source), "utf-8")
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COURSE_NO_PROGRESS": "1", "MPLBACKEND": "Agg"}
+    env.pop("PYTHONPATH", None)
+    t0 = time.perf_counter()
+    with open(work / "mutmut.log", "a", encoding="utf-8") as log:
+        cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
+        proc = subprocess.run(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        tail = (work / "mutmut.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise SystemExit(f"mutmut failed on {module} (exit {proc.returncode}):\n{tail}")
+    return time.perf_counter() - t0
+
+
 # ------------------------------------------------------------------------- results
 
 
@@ -350,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("modules", nargs="*", help=f"default: all of {sorted(MODULE_TESTS)}")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at a time")
     p.add_argument("--report", action="store_true", help="only print the last run's results")
+    p.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run only the last run's surviving mutants again, against the current tests",
+    )
     args = p.parse_args(argv)
     unknown = sorted(set(args.modules) - set(MODULE_TESTS))
     if unknown:
@@ -358,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     modules = sorted(args.modules or MODULE_TESTS, key=size)
     rows = []
     for module in modules:
-        if not args.report:
+        if args.survivors:
+            print(f"{module}: the last run's survivors again ...", flush=True)
+            seconds = rerun_survivors(module, args.jobs)
+            print(f"  done in {seconds:.0f} s", flush=True)
+        elif not args.report:
             print(f"{module}: mutmut over {', '.join(MODULE_TESTS[module])} ...", flush=True)
             seconds = run_mutmut(module, args.jobs)
             print(f"  done in {seconds:.0f} s (log: {WORK / module / 'mutmut.log'})", flush=True)

@@ -429,6 +429,8 @@ def test_vocabularies_and_ids_without_boundaries():
     assert words["<bos>"] != words["<eos>"] != words["<unk>"]
     assert words["花"] != words["<unk>"]  # the most frequent words are kept
     assert chars["开"] != chars["<unk>"]  # characters seen once are kept (min_char_freq = 1)
+    _, frequent = build_vocabs(TRAIN, max_words=9, min_char_freq=2)
+    assert frequent["开"] == frequent["<unk>"] and frequent["花"] != frequent["<unk>"]
     assert chars["龘"] == chars["<unk>"] and chars.lookup_token(0) == "<pad>"
     ids, mask = batch_to_ids([["花"], ["我们", "去"]], chars, 6, add_boundaries=False)
     assert ids.shape == (2, 2, 6) and mask.tolist() == [[True, False], [True, True]]
