@@ -520,3 +520,69 @@ def test_gensim_from_config_passes_every_setting(sg):
     assert np.array_equal(kv.vectors, theirs.vectors)
     n_raw = sum(len(s) for s in sentences)
     assert seconds > 0 and words_per_s * seconds == pytest.approx(n_raw * 2)
+
+
+def _batch_tables(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w_in, w_out = torch.randn(9, 4, generator=g), torch.randn(9, 4, generator=g)
+    center = torch.tensor([3, 0, 5])
+    ctx = torch.tensor([[0, 1, 2, 4], [3, 3, -1, -1], [0, 8, 7, -1]])  # word 0 is real; -1 pads
+    negatives = torch.tensor([[6, 7], [0, 2], [1, 1]])
+    return w_in, w_out, center, ctx, negatives
+
+
+def test_skipgram_batch_step_is_sgd_on_the_sgns_loss():
+    """One update = plain SGD on the summed SGNS loss of the batch (autograd as the reference),
+    repeated rows summed; word id 0 is a real word, -1 is padding."""
+    w_in, w_out, center, ctx, negatives = _batch_tables()
+    ref_in, ref_out = w_in.clone().requires_grad_(), w_out.clone().requires_grad_()
+    mask = ctx >= 0
+    v = ref_in[ctx.clamp(min=0)]  # (3, 4, d)
+    u = ref_out[torch.cat([center.unsqueeze(1), negatives], 1)]  # (3, 3, d)
+    loss = sgns_loss(v, u, mask).sum()
+    loss.backward()
+    got = w2v._train_batch_sg(w_in, w_out, center, ctx, negatives, lr=0.1, want_loss=True)
+    assert got == pytest.approx(float(loss.detach()) / int(mask.sum()), rel=1e-5)
+    assert torch.allclose(w_in, ref_in.detach() - 0.1 * ref_in.grad, atol=1e-6)
+    assert torch.allclose(w_out, ref_out.detach() - 0.1 * ref_out.grad, atol=1e-6)
+    assert w2v._train_batch_sg(w_in, w_out, center, ctx, negatives, lr=0.1) is None
+
+
+def test_cbow_batch_step_gives_each_context_word_the_mean_vectors_gradient():
+    """CBOW: h = mean of the real context vectors; W_out by SGD on the loss, and every context
+    word moves by the whole gradient of h (word2vec.c with cbow_mean=1)."""
+    w_in, w_out, center, ctx, negatives = _batch_tables(seed=1)
+    mask = ctx >= 0
+    h = torch.stack([w_in[c[c >= 0]].mean(0) for c in ctx]).unsqueeze(1)  # (3, 1, d)
+    h.requires_grad_()
+    ref_out = w_out.clone().requires_grad_()
+    u = ref_out[torch.cat([center.unsqueeze(1), negatives], 1)]  # (3, 3, d)
+    loss = sgns_loss(h, u)  # (3,)
+    loss.sum().backward()
+    want_in = w_in.clone()
+    for b in range(3):
+        for word in ctx[b][mask[b]]:
+            want_in[word] -= 0.1 * h.grad[b, 0]
+    got = w2v._train_batch_cbow(w_in, w_out, center, ctx, negatives, lr=0.1, want_loss=True)
+    assert got == pytest.approx(float(loss.detach().mean()), rel=1e-5)
+    assert torch.allclose(w_in, want_in, atol=1e-6)
+    assert torch.allclose(w_out, ref_out.detach() - 0.1 * ref_out.grad, atol=1e-6)
+    assert w2v._train_batch_cbow(w_in, w_out, center, ctx, negatives, lr=0.1) is None
+
+
+def test_gensim_wrapper_defaults_and_hierarchical_softmax():
+    from gensim.models import Word2Vec
+
+    sentences, _ = topic_corpus(120)
+    ours = train_gensim_word2vec(sentences)
+    theirs = Word2Vec(sentences=sentences, sg=1, seed=0, workers=1).wv  # gensim's own seed is 1
+    assert ours.vector_size == 100 and ours.index_to_key == theirs.index_to_key
+    assert np.array_equal(ours.vectors, theirs.vectors)
+    hs = train_gensim_word2vec(sentences, vector_size=8, min_count=1, epochs=1, hs=1, negative=0)
+    ref = Word2Vec(
+        sentences=sentences, vector_size=8, min_count=1, epochs=1, hs=1, negative=0, sg=1, seed=0
+    ).wv
+    assert np.array_equal(hs.vectors, ref.vectors)
+    assert len(hs.get_vecattr(hs.index_to_key[0], "code")) > 0  # Huffman codes were built
+    with pytest.raises(ValueError, match="needs hs=1"):
+        train_gensim_word2vec(sentences, hs=0, negative=0)
