@@ -586,3 +586,121 @@ def test_gensim_wrapper_defaults_and_hierarchical_softmax():
     assert len(hs.get_vecattr(hs.index_to_key[0], "code")) > 0  # Huffman codes were built
     with pytest.raises(ValueError, match="needs hs=1"):
         train_gensim_word2vec(sentences, hs=0, negative=0)
+
+
+@pytest.mark.parametrize("window", [1, 3, 9])
+def test_context_windows_against_a_loop(window):
+    """Column window - d holds the word d to the left, window + d - 1 the word d to the right,
+    for d up to each center's own draw b (the same seeded draw), within its sentence; -1 pads;
+    centers without context are dropped. Word id 0 is a word like any other."""
+    ids = np.array([0, 5, 0, 7, 3, 0, 2, 4, 6])
+    sent = np.array([0, 0, 0, 0, 1, 2, 2, 2, 2])  # sentence 1 is one word: no context
+    centers, ctx = context_windows(ids, sent, window, np.random.default_rng(7))
+    b = np.random.default_rng(7).integers(1, window + 1, size=len(ids))
+    want_c, want_ctx = [], []
+    for i in range(len(ids)):
+        row = [-1] * (2 * window)
+        for d in range(1, b[i] + 1):
+            if i - d >= 0 and sent[i - d] == sent[i]:
+                row[window - d] = ids[i - d]
+            if i + d < len(ids) and sent[i + d] == sent[i]:
+                row[window + d - 1] = ids[i + d]
+        if any(x >= 0 for x in row):
+            want_c.append(ids[i])
+            want_ctx.append(row)
+    assert centers.tolist() == want_c and ctx.tolist() == want_ctx
+    assert ctx.dtype == np.int64 and centers.dtype == ids.dtype
+    only_zero = context_windows(np.array([0, 9]), np.array([0, 0]), 1, np.random.default_rng(0))
+    assert only_zero[0].tolist() == [0, 9] and only_zero[1].tolist() == [[-1, 9], [0, -1]]
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_training_loop_schedule_and_result(monkeypatch, sg):
+    """The loop written out: one step per batch of windows with the linearly decaying rate,
+    the loss of every 50th batch recorded, word2vec.c's initialisation, the configured noise
+    exponent and seed, and the result's timing."""
+    sentences, _ = topic_corpus(60)  # 600 tokens, all kept with sample=0
+    cfg = Word2VecConfig(
+        vector_size=6,
+        min_count=1,
+        epochs=2,
+        sample=0.0,
+        batch_size=8,
+        alpha=0.05,
+        min_alpha=0.001,
+        ns_exponent=0.5,
+        seed=5,
+        negative=3,
+    )
+    name = "_train_batch_sg" if sg else "_train_batch_cbow"
+    calls, first = [], {}
+    real_step = getattr(w2v, name)
+
+    def spy(w_in, w_out, center, ctx, negatives, lr, want_loss=False):
+        if not first:
+            first.update(w_in=w_in.clone(), w_out=w_out.clone())
+        first["tables"] = (w_in, w_out)
+        loss = real_step(w_in, w_out, center, ctx, negatives, lr, want_loss)
+        calls.append((lr, want_loss, len(center), tuple(negatives.shape), loss))
+        return loss
+
+    def other(*args, **kwargs):
+        raise AssertionError(f"sg={sg} must not train with the other objective")
+
+    monkeypatch.setattr(w2v, name, spy)
+    monkeypatch.setattr(w2v, "_train_batch_cbow" if sg else "_train_batch_sg", other)
+    exponents, seeds = [], []
+    real_noise = noise_distribution
+    monkeypatch.setattr(
+        w2v, "noise_distribution", lambda c, e=0.75: exponents.append(e) or real_noise(c, e)
+    )
+
+    class Sampler(NegativeSampler):
+        def __init__(self, probs, seed=0, **kw):
+            seeds.append(seed)
+            super().__init__(probs, seed=seed, **kw)
+
+    monkeypatch.setattr(w2v, "NegativeSampler", Sampler)
+    result = train_word2vec(sentences, Word2VecConfig(**{**cfg.__dict__, "sg": sg}), False)
+
+    n, per_epoch = 600, 75  # windows per epoch, batches of 8
+    assert len(calls) == 2 * per_epoch
+    for j, (lr, want_loss, size, neg_shape, _) in enumerate(calls):
+        epoch, b = divmod(j, per_epoch)
+        done = (epoch + 8 * b / n) / 2
+        assert lr == pytest.approx(0.05 - (0.05 - 0.001) * done, rel=1e-12)
+        assert want_loss is (b % 50 == 0) and size == 8 and neg_shape == (8, 3)
+    assert result.losses == [c[4] for c in calls if c[1]] and len(result.losses) == 4
+    d = 6
+    assert torch.all(first["w_out"] == 0)
+    assert first["w_in"].abs().max() < 0.5 / d and first["w_in"].min() < -0.4 / d
+    assert first["w_in"].max() > 0.4 / d
+    assert np.array_equal(result.out_vectors, first["tables"][1].numpy())
+    assert exponents == [0.5] and seeds == [5]
+    assert result.seconds > 0
+    assert result.words_per_second * result.seconds == pytest.approx(600 * 2)
+
+
+def test_subsampling_flips_a_coin_per_token_and_defaults():
+    from course_utils.word2vec import subsample
+
+    keep = np.full(3, 0.5)
+    kept = subsample(np.zeros(10_000, dtype=np.int64), keep, np.random.default_rng(0))
+    assert kept.shape == (10_000,) and 0.47 < kept.mean() < 0.53  # one coin per token
+    counts = np.array([5000, 50, 5])
+    assert np.array_equal(keep_probabilities(counts), keep_probabilities(counts, 1e-3))
+    kv = to_keyed_vectors(["a", "b", "c"], np.eye(3))
+    base = random_baseline(kv)
+    assert np.allclose(base.vectors, np.random.default_rng(0).standard_normal((3, 3)))
+
+
+def test_evaluation_files_tabs_sections_and_line_numbers(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("new york\tcity\t6.5\n", encoding="utf-8")  # a tab separates, not a space
+    assert read_similarity_pairs(pairs) == [("new york", "city", 6.5)]
+    questions = tmp_path / "q.txt"
+    questions.write_text(":capitals\na b c d\n", encoding="utf-8")
+    assert read_analogies(questions) == {"capitals": [("a", "b", "c", "d")]}
+    questions.write_text(": s\na b c\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        read_analogies(questions)
