@@ -704,3 +704,31 @@ def test_evaluation_files_tabs_sections_and_line_numbers(tmp_path):
     questions.write_text(": s\na b c\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 2"):
         read_analogies(questions)
+
+
+def test_analogies_with_a_zero_vector_an_empty_section_and_many_questions(tmp_path):
+    kv = _analogy_kv()
+    words = list(kv.index_to_key)
+    with_zero = to_keyed_vectors([*words, "zero"], np.vstack([kv.vectors, np.zeros(16)]))
+    questions = [f"c{i} k{i} c{j} k{j}" for i in range(12) for j in range(12) if i != j]
+    path = tmp_path / "q.txt"
+    text = [": none", "c1 k1 c2 nosuch", ": capitals", *questions]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    plain = evaluate_analogies(kv, path)
+    assert plain.sections["none"] == (0, 0) and plain.sections["capitals"][1] == 132
+    zero = evaluate_analogies(with_zero, path)  # a zero vector scores 0, never NaN
+    assert zero.sections == plain.sections
+    many = tmp_path / "many.txt"  # more questions than one batch of 1024
+    many.write_text(": capitals\n" + "\n".join(questions * 9) + "\n", encoding="utf-8")
+    assert evaluate_analogies(kv, many).sections["capitals"] == (
+        9 * plain.sections["capitals"][0],
+        9 * 132,
+    )
+    assert np.isnan(evaluate_analogies(kv, tmp_path / "q.txt", restrict_vocab=1).accuracy)
+
+
+def test_similarity_needs_three_pairs(tmp_path):
+    kv = _analogy_kv()
+    three = tmp_path / "three.tsv"
+    three.write_text("c1\tk1\t1.0\nc2\tk5\t2.0\nc3\tk3\t3.0\n", encoding="utf-8")
+    assert not np.isnan(evaluate_similarity(kv, three).spearman)
