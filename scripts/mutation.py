@@ -243,7 +243,8 @@ def run_mutmut(module: str, jobs: int) -> float:
 
 
 def rerun_survivors(module: str, jobs: int) -> float:
-    """Run again, against the current tests, only the mutants that survived the last run.
+    """Run again, against the current tests, only the mutants that survived (or timed out in)
+    the last run.
 
     The module itself must not have changed since that run (its mutants would be stale); the
     tests are copied afresh and mutmut collects its test-to-function map again, so that new
@@ -254,7 +255,8 @@ def rerun_survivors(module: str, jobs: int) -> float:
     source = undecorate_no_grad((ROOT / "course_utils" / f"{module}.py").read_text("utf-8"))
     if source != (work / "course_utils" / f"{module}.py").read_text("utf-8"):
         raise SystemExit(f"course_utils/{module}.py changed since its last run: run it in full")
-    names = [n for n, m in found.items() if m["status"] in ("survived", "no tests")]
+    # a timeout counts as killed, but a busy machine can cause one: those run again too
+    names = [n for n, m in found.items() if m["status"] in ("survived", "no tests", "timeout")]
     if not names:
         return 0.0
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
