@@ -296,6 +296,25 @@ def _code_tokens(line: str) -> list[tuple[int, str]] | None:
     return [(t.type, "" if t.type in strings else t.string) for t in toks]
 
 
+# keyword arguments that only label output (a CLI's help, a progress bar's text)
+DISPLAY_KEYWORDS = {"help", "metavar", "prog", "description", "epilog", "desc", "unit"}
+
+
+DISPLAY_ARG = re.compile(
+    r"\b(" + "|".join(sorted(DISPLAY_KEYWORDS)) + r")\s*=\s*(None|\"[^\"]*\"|'[^']*')\s*,?"
+)
+
+
+def _display_only(old: list[str], new: list[str]) -> bool:
+    """The mutant changes or drops only labels: ``help="..."``-like arguments, or sets one to
+    None (compared as text, so that a diff line may hold half a call)."""
+
+    def bare(lines: list[str]) -> str:
+        return re.sub(r"\s+", "", DISPLAY_ARG.sub("", " ".join(lines)))
+
+    return bare(old) == bare(new)
+
+
 def classify(diff: str, guard_texts: set[str]) -> str:
     old = [x[1:] for x in diff.splitlines() if x.startswith("-") and not x.startswith("---")]
     new = [x[1:] for x in diff.splitlines() if x.startswith("+") and not x.startswith("+++")]
@@ -304,6 +323,8 @@ def classify(diff: str, guard_texts: set[str]) -> str:
             (a := _code_tokens(o)) is not None and a == _code_tokens(n) for o, n in zip(old, new)
         ):
             return "message"
+    if old and _display_only(old, new):
+        return "message"
     if old and all(o.strip() in guard_texts for o in old):
         return "input-check"
     return "formula"

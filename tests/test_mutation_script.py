@@ -75,3 +75,24 @@ def test_classify():
     assert mutation.classify(diff("if n <= 0:", "if n < 0:"), guards) == "input-check"
     assert mutation.classify(diff("return x * n + 1", "return x * n - 1"), guards) == "formula"
     assert mutation.classify(diff('y = x.sum("i")', "y = x.sum(None)"), guards) == "formula"
+
+
+def test_classify_labels_of_output_as_messages():
+    """A CLI's help text or a progress bar's label, changed, set to None or dropped: message."""
+
+    def diff(old, new):
+        return (
+            "--- a\n+++ b\n@@ -1 +1 @@\n"
+            + "".join(f"-{x}\n" for x in old)
+            + "".join(f"+{x}\n" for x in new)
+        )
+
+    assert (
+        mutation.classify(diff(['p.add("--x", help="a")'], ['p.add("--x", help=None)']), set())
+        == "message"
+    )
+    assert mutation.classify(diff(['    metavar="PATH",'], []), set()) == "message"
+    assert mutation.classify(diff(['    help="after",', "    )"], ["    )"]), set()) == "message"
+    assert mutation.classify(diff(["x = f(a, dim=-1)"], ["x = f(a, )"]), set()) == "formula"
+    assert mutation.classify(diff(["    min_count=min_count,"], []), set()) == "formula"
+    assert mutation.classify(diff(['    helper="x",'], []), set()) == "formula"
