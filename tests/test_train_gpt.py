@@ -283,7 +283,7 @@ def test_export_reproduces_the_model_small(data_file, tmp_path, capsys):
     flags = ["--data", data_file, "--out-dir", str(tmp_path / "run"), "--steps", "3"]
     flags += ["--n-layer", "1", "--n-head", "2", "--d-model", "16", "--block-size", "16"]
     assert main([*flags, "--normalize", "--export", str(out)]) == 0
-    assert f"exported {out}" in capsys.readouterr().out
+    assert f"exported {out} ({out.stat().st_size / 1e6:.2f} MB)" in capsys.readouterr().out
     model, tok, meta = load_weights(out)
     state = load_checkpoint(tmp_path / "run" / "ckpt.pt")
     assert meta["format"] == WEIGHTS_FORMAT and meta["step"] == state["step"] == 3
@@ -618,3 +618,37 @@ def test_weight_decay_shrinks_only_matrices(data_file, tmp_path):
     for name, p in model.named_parameters():
         expected = 1.0 - 0.1 * 0.5 if p.dim() >= 2 else 1.0
         assert torch.allclose(p, torch.full_like(p, expected)), name
+
+
+def test_cli_sample_is_the_models_continuation_of_a_line_break(capsys):
+    """--sample N: N characters drawn at temperature 0.8 from the 50 likeliest, after a line
+    break that is not printed."""
+    from types import SimpleNamespace
+
+    from course_utils.gpt import GPTConfig
+    from course_utils.train_gpt import _print_sample
+
+    tok = CharTokenizer(["<unk>", "\n", *(chr(0x4E00 + i) for i in range(150))])
+    torch.manual_seed(0)
+    model = GPTConfig(vocab_size=len(tok), block_size=32, n_layer=1, n_head=2, d_model=16).build()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(4)  # spread logits: top-k (of 152) and temperature both matter
+    torch.manual_seed(3)
+    _print_sample(SimpleNamespace(model=model.eval(), tokenizer=tok), 12)
+    printed = capsys.readouterr().out
+    torch.manual_seed(3)
+    start = torch.tensor([tok.encode("\n")])
+    want = model.generate(start, 12, temperature=0.8, top_k=50)
+    assert printed == tok.decode(want[0, 1:].tolist()) + "\n"
+    for other in (dict(temperature=1.8, top_k=50), dict(temperature=0.8, top_k=None)):
+        torch.manual_seed(3)
+        assert tok.decode(model.generate(start, 12, **other)[0, 1:].tolist()) + "\n" != printed
+
+
+def test_resuming_with_other_data_is_refused(data_file, tmp_path):
+    out = tmp_path / "run"
+    train(_cfg(data_file, out, steps=2), show_progress=False, verbose=False)
+    other = tmp_path / "other.txt"  # as many characters, one of them another
+    other.write_text(Path(data_file).read_text(encoding="utf-8").replace("中", "甲"), "utf-8")
+    with pytest.raises(CheckpointError, match="another vocabulary"):
+        train(_cfg(str(other), out, steps=3, resume=True), show_progress=False, verbose=False)
