@@ -33,21 +33,19 @@ SENTS = [
 ]
 
 
+def _tiny_config(words, chars, **overrides):
+    """A biLM small enough for a unit test: 6 characters a word, 8-dim tokens, no dropout."""
+    sizes = dict(max_chars=6, char_dim=8, filters=((1, 8), (2, 8)), proj_dim=8, hidden_dim=16)
+    return ElmoConfig(
+        vocab_size=len(words), n_chars=len(chars), **{**sizes, "dropout": 0.0, **overrides}
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
     words, chars = build_vocabs(SENTS, max_words=50)
-    cfg = ElmoConfig(
-        vocab_size=len(words),
-        n_chars=len(chars),
-        max_chars=6,
-        char_dim=8,
-        filters=((1, 8), (2, 8)),
-        proj_dim=8,
-        hidden_dim=16,
-        dropout=0.0,
-    )
-    model = cfg.build().eval()
+    model = _tiny_config(words, chars).build().eval()
     return model, words, chars
 
 
@@ -280,18 +278,7 @@ def _layer_by_hand(lstms, x):
 
 def _three_layer_model(words, chars):
     torch.manual_seed(1)
-    cfg = ElmoConfig(
-        vocab_size=len(words),
-        n_chars=len(chars),
-        max_chars=6,
-        char_dim=8,
-        filters=((1, 8), (2, 8)),
-        proj_dim=8,
-        hidden_dim=16,
-        n_layers=3,
-        dropout=0.0,
-    )
-    return cfg.build().eval()
+    return _tiny_config(words, chars, n_layers=3).build().eval()
 
 
 @torch.no_grad()

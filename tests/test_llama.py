@@ -419,15 +419,19 @@ def test_tiny_config_keeps_the_family_at_toy_size():
     assert tiny_config("llama-2-7b", num_hidden_layers=3).num_hidden_layers == 3
 
 
+# a Llama config.json with only the fields that have no default
+MINIMAL_HF = dict(
+    model_type="llama",
+    vocab_size=100,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+)
+
+
 def test_from_hf_defaults_of_a_minimal_config():
-    minimal = dict(
-        model_type="llama",
-        vocab_size=100,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-    )
+    minimal = MINIMAL_HF
     cfg = LlamaConfig.from_hf(minimal)
     assert cfg.model_type == "llama"
     assert cfg.rms_norm_eps == 1e-6 and cfg.rope_theta == 10000.0
@@ -459,15 +463,7 @@ def test_from_hf_defaults_of_a_minimal_config():
 def test_rope_scaling_is_announced_wherever_it_is_written(scaling, announced):
     import warnings
 
-    base = dict(
-        model_type="llama",
-        vocab_size=100,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        LlamaConfig.from_hf({**base, **scaling})
+        LlamaConfig.from_hf({**MINIMAL_HF, **scaling})
     assert any("rope scaling" in str(w.message) for w in caught) is announced
