@@ -652,3 +652,40 @@ def test_resuming_with_other_data_is_refused(data_file, tmp_path):
     other.write_text(Path(data_file).read_text(encoding="utf-8").replace("中", "甲"), "utf-8")
     with pytest.raises(CheckpointError, match="another vocabulary"):
         train(_cfg(str(other), out, steps=3, resume=True), show_progress=False, verbose=False)
+
+
+class _NotData:
+    """A pickled object that is not a tensor or plain data (unpickling it could run code)."""
+
+
+def test_course_files_load_tensors_and_plain_data_only(tmp_path):
+    from course_utils.train_gpt import read_state
+
+    torch.save({"format": WEIGHTS_FORMAT, "x": _NotData()}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match="cannot be read as a test file"):
+        read_state(tmp_path / "odd.pt", "a test file", "")
+    torch.save({"w": torch.ones(2)}, tmp_path / "plain.pt")
+    assert torch.equal(read_state(tmp_path / "plain.pt", "a test file", "")["w"], torch.ones(2))
+
+
+def test_log_rows_keep_integer_steps_and_tokens(data_file, tmp_path):
+    train(_cfg(data_file, tmp_path / "run", steps=2), show_progress=False, verbose=False)
+    rows = read_log(tmp_path / "run" / "log.csv")
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all(type(r["step"]) is int and type(r["tokens"]) is int for r in rows)
+    assert all(type(r["train_loss"]) is float for r in rows)
+
+
+def test_evaluate_scores_all_windows_by_default():
+    from course_utils.gpt import GPTConfig
+    from course_utils.train_gpt import evaluate
+
+    torch.manual_seed(0)
+    model = GPTConfig(vocab_size=11, block_size=4, n_layer=1, n_head=2, d_model=8).build()
+    data = torch.randint(0, 11, (41,))  # 40 predicted tokens: 10 windows of 4
+    x, y = data[:40].view(10, 4), data[1:41].view(10, 4)
+    with torch.no_grad():
+        want = float(model(x, y)[1])
+    assert evaluate(model, data, 4) == pytest.approx(want, rel=1e-6)
+    assert evaluate(model, data, 4, batch_size=3) == pytest.approx(want, rel=1e-6)
+    assert evaluate(model, data, 4, max_tokens=8) != pytest.approx(want, rel=1e-6)
