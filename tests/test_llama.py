@@ -467,3 +467,56 @@ def test_rope_scaling_is_announced_wherever_it_is_written(scaling, announced):
         warnings.simplefilter("always")
         LlamaConfig.from_hf({**MINIMAL_HF, **scaling})
     assert any("rope scaling" in str(w.message) for w in caught) is announced
+
+
+def test_chatglm_deepseek_baichuan_and_mixtral_readers_defaults():
+    """Each family's reader from a minimal config.json: its defaults, and every required field
+    named when it is missing."""
+    glm_min = dict(
+        model_type="chatglm",
+        padded_vocab_size=100,
+        hidden_size=64,
+        num_layers=2,
+        num_attention_heads=4,
+        ffn_hidden_size=128,
+    )
+    glm = LlamaConfig.from_hf(glm_min)
+    assert (glm.vocab_size, glm.num_hidden_layers, glm.intermediate_size) == (100, 2, 128)
+    assert glm.shape.kv_heads == 4 and glm.head_dim == 16 and glm.rotary_dim == 8
+    assert glm.max_position_embeddings == 8192 and glm.rms_norm_eps == 1e-5
+    assert glm.rope_theta == 10000.0 and glm.rope_interleaved is True
+    assert glm.attention_bias is False and glm.tie_word_embeddings is False
+    mq = LlamaConfig.from_hf({**glm_min, "multi_query_attention": True})
+    assert mq.shape.kv_heads == 4  # no group number given: one K/V head per query head
+    grouped = {**glm_min, "multi_query_attention": True, "multi_query_group_num": 2}
+    assert LlamaConfig.from_hf(grouped).shape.kv_heads == 2
+    assert LlamaConfig.from_hf({**glm_min, "multi_query_group_num": 2}).shape.kv_heads == 4
+    extra = {**glm_min, "rope_ratio": 2.0, "kv_channels": 8, "layernorm_epsilon": 1e-6}
+    tuned = LlamaConfig.from_hf({**extra, "seq_length": 1024, "add_qkv_bias": True})
+    assert tuned.rope_theta == 20000.0 and tuned.head_dim == 8 and tuned.rms_norm_eps == 1e-6
+    assert tuned.max_position_embeddings == 1024 and tuned.attention_bias is True
+    for field in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size"):
+        with pytest.raises(ValueError, match=field):
+            LlamaConfig.from_hf({k: v for k, v in glm_min.items() if k != field})
+
+    moe_fields = dict(n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=32)
+    ds_min = {**MINIMAL_HF, "model_type": "deepseek", **moe_fields}
+    ds = LlamaConfig.from_hf(ds_min).moe
+    assert (ds.num_experts, ds.num_experts_per_tok, ds.moe_intermediate_size) == (4, 2, 32)
+    assert ds.n_shared_experts == 0 and ds.first_k_dense_replace == 0
+    assert ds.norm_topk_prob is False
+    for field in moe_fields:
+        with pytest.raises(ValueError, match=field):
+            LlamaConfig.from_hf({k: v for k, v in ds_min.items() if k != field})
+
+    mixtral = {**MINIMAL_HF, "model_type": "mixtral", "num_local_experts": 4}
+    moe = LlamaConfig.from_hf({**mixtral, "num_experts_per_tok": 2}).moe
+    assert (moe.num_experts, moe.num_experts_per_tok, moe.moe_intermediate_size) == (4, 2, 128)
+
+    bc = {**MINIMAL_HF, "model_type": "baichuan", "tie_word_embeddings": True}
+    small = LlamaConfig.from_hf(bc)
+    assert small.position == "alibi" and small.max_position_embeddings == 4096
+    assert small.tie_word_embeddings is False  # Baichuan never ties its head
+    wide = LlamaConfig.from_hf({**bc, "hidden_size": 4096, "num_attention_heads": 32})
+    assert wide.position == "rope"  # Baichuan-7B and Baichuan2-7B
+    assert LlamaConfig.from_hf({**bc, "model_max_length": 2048}).max_position_embeddings == 2048
