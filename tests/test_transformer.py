@@ -243,6 +243,7 @@ def _course_copy_of(theirs: TorchTransformerModel, cfg: TransformerConfig):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+@pytest.mark.filterwarnings("ignore:.*nested.tensor:UserWarning")  # PyTorch's fast path
 def test_whole_model_equals_torch_transformer(norm_first, positional):
     """make_model's encoder-decoder = nn.Transformer with the same weights, padded batches,
     a non-default LayerNorm eps and GELU: every mask, norm and sublayer reaches its place."""
