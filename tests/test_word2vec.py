@@ -1,5 +1,7 @@
 """Unit tests for course_utils.word2vec (kept small: the whole file runs in seconds)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -202,11 +204,16 @@ def test_training_learns_topics_like_gensim(sg):
 
 
 def test_training_is_deterministic():
+    """Same seed, same vectors; another seed, other vectors. Small batches and two epochs, so
+    that the input vectors are updated (the first batch only moves the output vectors, which
+    start at zero) and the epoch's draws (subsampling, windows, order) matter."""
     sentences, _ = topic_corpus(120)
-    config = Word2VecConfig(vector_size=8, min_count=1, epochs=1, seed=3)
+    config = Word2VecConfig(vector_size=8, min_count=1, epochs=2, batch_size=32, seed=3)
     a = train_word2vec(sentences, config, show_progress=False)
     b = train_word2vec(sentences, config, show_progress=False)
-    assert np.array_equal(a.vectors, b.vectors)
+    assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.out_vectors, b.out_vectors)
+    other = train_word2vec(sentences, replace(config, seed=4), show_progress=False)
+    assert not np.allclose(a.vectors, other.vectors)
 
 
 def test_gensim_wrapper_rejects_empty_corpus():
