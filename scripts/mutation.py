@@ -4,7 +4,8 @@
     python scripts/mutation.py norms rope          # some of them
     python scripts/mutation.py --jobs 1 norms      # one mutant at a time (default: every core)
     python scripts/mutation.py --report norms      # the table again, from the last run
-    python scripts/mutation.py --survivors norms   # only its survivors, against today's tests
+    python scripts/mutation.py --survivors norms   # only its survivors (and any mutant a stopped
+                                                   # run left unchecked), against today's tests
 
 A mutant is the module with one small change (``+`` -> ``-``, ``2`` -> ``3``, ``<`` -> ``<=``,
 ``dim=-1`` -> ``dim=-2``, ...); the tests "kill" it when one of them fails. A formula that can
@@ -244,7 +245,7 @@ def run_mutmut(module: str, jobs: int) -> float:
 
 def rerun_survivors(module: str, jobs: int) -> float:
     """Run again, against the current tests, only the mutants that survived (or timed out in)
-    the last run.
+    the last run, and those it never reached (a run stopped part-way resumes this way).
 
     The module itself must not have changed since that run (its mutants would be stale); the
     tests are copied afresh and mutmut collects its test-to-function map again, so that new
@@ -256,7 +257,8 @@ def rerun_survivors(module: str, jobs: int) -> float:
     if source != (work / "course_utils" / f"{module}.py").read_text("utf-8"):
         raise SystemExit(f"course_utils/{module}.py changed since its last run: run it in full")
     # a timeout counts as killed, but a busy machine can cause one: those run again too
-    names = [n for n, m in found.items() if m["status"] in ("survived", "no tests", "timeout")]
+    again = ("survived", "no tests", "timeout", "not checked")
+    names = [n for n, m in found.items() if m["status"] in again]
     if not names:
         return 0.0
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -412,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--survivors",
         action="store_true",
-        help="run only the last run's surviving mutants again, against the current tests",
+        help="run again only the last run's surviving (or unchecked) mutants, on today's tests",
     )
     args = p.parse_args(argv)
     unknown = sorted(set(args.modules) - set(MODULE_TESTS))

@@ -116,6 +116,15 @@ def test_build_comparison_data_defaults():
         k: p.default for k, p in inspect.signature(build_comparison_data).parameters.items()
     }
     assert defaults == dict(min_count=5, n_labelled=500, n_test=1000, max_len=50, seed=0)
+    # and the same defaults in what a call without them builds (chapter 07b relies on
+    # max_len, seed and min_count): checked on the result, not only on the signature
+    data = build_comparison_data()
+    assert data.labelled == balanced_sample(data.reviews_train, 250, 50, seed=0)
+    assert data.test == balanced_sample(data.reviews_held, 500, 50, seed=0)
+    assert data.labelled != balanced_sample(data.reviews_train, 250, 50, seed=1)
+    assert max(len(t) for t, _ in data.labelled + data.test) > 30  # 50, not a shorter cap
+    want = shared_char_vocab(data.news_train, [t for t, _ in data.reviews_train], min_count=5)
+    assert data.tok.itos == want.itos
 
 
 def test_lm_budget():
