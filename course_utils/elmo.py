@@ -210,7 +210,6 @@ class CharCNN(nn.Module):
         n_filters = sum(c for _, c in cfg.filters)
         self.highway = Highway(n_filters, cfg.n_highway)
         self.projection = nn.Linear(n_filters, cfg.proj_dim)
-        self.max_chars = cfg.max_chars
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
         batch, seq, n = char_ids.shape
