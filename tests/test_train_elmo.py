@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from course_utils.corpora import people_daily
 from course_utils.elmo import (
     ElmoConfig,
     batch_to_ids,
@@ -15,6 +16,7 @@ from course_utils.elmo import (
     build_vocabs,
     make_batches,
     perplexity,
+    unigram_perplexity,
 )
 from course_utils.train_elmo import (
     ELMO_FORMAT,
@@ -107,6 +109,91 @@ def test_train_bilm_matches_the_reference_step_by_step(decay):
         assert torch.allclose(p, q, atol=1e-6)
 
 
+def _tiny_pair(sharp: float = 1.0):
+    """Two identical tiny biLMs (no dropout); ``sharp`` scales the softmax weights, so that the
+    gradients grow large enough for clipping to act."""
+    words, chars = build_vocabs(SENTS, max_words=50)
+    cfg = ElmoConfig(
+        vocab_size=len(words), n_chars=len(chars), hidden_dim=12, proj_dim=6, dropout=0.0
+    )
+    torch.manual_seed(0)
+    a = cfg.build()
+    with torch.no_grad():
+        a.softmax.weight.mul_(sharp)
+    b = cfg.build()
+    b.load_state_dict(a.state_dict())
+    return a, b, words, chars
+
+
+def _grad_norm(model, words, chars) -> float:
+    char_ids, mask = batch_to_ids(SENTS[:4], chars, model.cfg.max_chars, truncate=True)
+    f, b = model.lm_loss(char_ids, mask, batch_word_ids(SENTS[:4], words))
+    model.zero_grad()
+    ((f + b) / 2).backward()
+    norm = torch.sqrt(sum((p.grad**2).sum() for p in model.parameters() if p.grad is not None))
+    model.zero_grad()
+    return float(norm)
+
+
+def test_train_bilm_clips_the_gradient_norm_at_one():
+    # a sharp softmax gives gradients far above the threshold, so the clipping decides each step
+    a, b, words, chars = _tiny_pair(sharp=30.0)
+    assert _grad_norm(a, words, chars) > 4.0
+    kw = {"steps": 4, "batch_size": 4, "lr": 0.01}
+    got = train_bilm(a, SENTS, chars, words, warmup_steps=1, **kw)
+    want = _reference_training(b, words, chars, warmup=1, **kw)
+    assert got == pytest.approx(want, rel=1e-5)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_train_bilm_defaults_are_a_constant_3e_3_without_warm_up():
+    a, b, words, chars = _tiny_pair()
+    got = train_bilm(a, SENTS, chars, words, steps=4, batch_size=4)
+    want = _reference_training(b, words, chars, 4, 4, lr=3e-3, warmup=1, decay=False)
+    assert got == pytest.approx(want, rel=1e-5)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_train_bilm_truncates_long_words():
+    # a word longer than the char-CNN's window is cut, as the chapter's batches are, not refused
+    long_word = "中华人民共和国国务院"
+    words, chars = build_vocabs(SENTS, max_words=50)
+    cfg = ElmoConfig(vocab_size=len(words), n_chars=len(chars), hidden_dim=12, proj_dim=6)
+    assert len(long_word) > cfg.max_chars - 2
+    with pytest.raises(ValueError, match="max_chars"):
+        batch_to_ids([[long_word]], chars, cfg.max_chars)
+    losses = train_bilm(
+        cfg.build(), [[long_word, "。", "我们"]] * 4, chars, words, steps=2, batch_size=2
+    )
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+
+
+def test_elmo_corpus_holds_out_the_last_sentences():
+    train_sents, valid = elmo_corpus(40)
+    everything = [[w for w, _ in s] for s in split_sentences(people_daily(tagged=True))]
+    assert len(valid) == 40
+    assert train_sents == everything[:-40] and valid == everything[-40:]
+
+
+def test_export_writes_fp16_weights_on_the_cpu(tmp_path):
+    words, chars = build_vocabs(SENTS, max_words=50)
+    cfg = ElmoConfig(vocab_size=len(words), n_chars=len(chars), hidden_dim=12, proj_dim=6)
+    model = cfg.build()
+    export_elmo(tmp_path / "m.pt", model, words, chars, {"model_config": asdict(cfg)})
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert {v.dtype for v in state["model"].values()} == {torch.float16}
+    assert state["model"].keys() == model.state_dict().keys()
+    export_elmo(tmp_path / "m32.pt", model, words, chars, {}, dtype=torch.float32)
+    state = torch.load(tmp_path / "m32.pt", weights_only=True)
+    for k, v in model.state_dict().items():
+        assert torch.equal(state["model"][k], v), k
+    # the record comes back without the weights and vocabularies
+    *_, record = load_elmo(tmp_path / "m.pt")
+    assert record == {"format": ELMO_FORMAT, "model_config": asdict(cfg)}
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="steps"):
         ElmoTrainConfig(steps=0)
@@ -124,7 +211,9 @@ def test_the_command_reproduces_a_tiny_version(tmp_path, capsys):
     file loads back to the model that was trained, with its record."""
     a, b = tmp_path / "a.pt", tmp_path / "b.pt"
     assert main([*TINY, "--export", str(a)]) == 0
-    assert f"exported {a}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"exported {a}" in out
+    assert "3 steps on 200 sentences" in out and "held-out perplexity forward" in out
     assert main([*TINY, "--export", str(b)]) == 0
     model_a, words, chars, record = load_elmo(a)
     model_b, *_ = load_elmo(b)
@@ -170,6 +259,14 @@ def test_train_is_the_recipe_written_out():
     )
     assert model.cfg == arch and words.itos == words2.itos
     assert record["final_loss"] == pytest.approx(sum(losses) / len(losses))
+    _, valid = elmo_corpus(cfg.n_valid)
+    assert record["valid_perplexity"] == [
+        round(p, 3) for p in perplexity(model, valid, chars, words)
+    ]
+    assert record["unigram_perplexity"] == round(unigram_perplexity(sents, valid, words), 3)
+    assert record["train_sentences"] == 200 and record["step"] == 3
+    seconds = record["train_seconds"]
+    assert isinstance(seconds, float) and 0 <= seconds < 600 and seconds == round(seconds, 1)
     for (k, p), q in zip(model.state_dict().items(), by_hand.state_dict().values()):
         assert torch.equal(p, q), k
 
