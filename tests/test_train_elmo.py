@@ -21,6 +21,7 @@ from course_utils.elmo import (
 from course_utils.train_elmo import (
     ELMO_FORMAT,
     ElmoTrainConfig,
+    _parser,
     elmo_corpus,
     export_elmo,
     load_elmo,
@@ -63,6 +64,8 @@ def test_split_sentences_at_the_ends_and_the_length_cap():
     tagged = [(w, "x") for w in ["一"] * 7]
     assert [len(s) for s in split_sentences([tagged], max_len=3)] == [3, 3]
     assert split_sentences([["甲", "乙", "；", "丙"]], min_len=1) == [["甲", "乙", "；"], ["丙"]]
+    # a word is an end only as a whole: "？吗" starts with one but is not one
+    assert split_sentences([["？吗", "乙", "丙"]], min_len=1) == [["？吗", "乙", "丙"]]
 
 
 def _reference_training(model, words, chars, steps, batch_size, lr, warmup, decay=False):
@@ -194,7 +197,7 @@ def test_export_writes_fp16_weights_on_the_cpu(tmp_path):
     assert record == {"format": ELMO_FORMAT, "model_config": asdict(cfg)}
 
 
-def test_config_rejects_bad_values():
+def test_config_rejects_bad_values(capsys):
     with pytest.raises(ValueError, match="steps"):
         ElmoTrainConfig(steps=0)
     with pytest.raises(ValueError, match="lr"):
@@ -204,6 +207,24 @@ def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="n_valid"):
         elmo_corpus(10**7)
     assert main(["--export", "/dev/null", "--steps", "-1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and "steps" in captured.err and not captured.out
+
+
+def test_the_command_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--steps", "3"])  # where to write the model is required
+    assert exit_.value.code == 2 and "--export" in capsys.readouterr().err
+    parser = _parser()
+    args = parser.parse_args(["--export", "m.pt", "--no-decay", "--lr", "0.01"])
+    assert args.decay is False and args.lr == 0.01 and args.steps is None
+    assert parser.parse_args(["--export", "m.pt", "--decay"]).decay is True
+    assert parser.parse_args(["--export", "m.pt"]).decay is None  # None: the config's default
+
+
+def test_elmo_corpus_holds_out_1000_sentences_by_default():
+    train_sents, valid = elmo_corpus()
+    assert len(valid) == 1000 and (train_sents, valid[-3:]) == (elmo_corpus(1000)[0], valid[-3:])
 
 
 def test_the_command_reproduces_a_tiny_version(tmp_path, capsys):
@@ -283,6 +304,7 @@ def test_load_elmo_errors(tmp_path):
     export_elmo(tmp_path / "ok.pt", cfg.build(), words, chars, record)
     model, w2, c2, _ = load_elmo(tmp_path / "ok.pt")
     assert w2.itos == words.itos and c2.itos == chars.itos
+    assert c2.specials == chars.specials and w2.specials == words.specials
     (tmp_path / "torn.pt").write_bytes((tmp_path / "ok.pt").read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="cannot be read"):
         load_elmo(tmp_path / "torn.pt")
