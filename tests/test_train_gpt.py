@@ -689,3 +689,115 @@ def test_evaluate_scores_all_windows_by_default():
     assert evaluate(model, data, 4) == pytest.approx(want, rel=1e-6)
     assert evaluate(model, data, 4, batch_size=3) == pytest.approx(want, rel=1e-6)
     assert evaluate(model, data, 4, max_tokens=8) != pytest.approx(want, rel=1e-6)
+
+
+def test_train_loop_logs_evaluates_and_saves_on_schedule(data_file, tmp_path, monkeypatch, capsys):
+    """7 steps, a log row every 2, validation every 3, a checkpoint every 3: each at its steps
+    and at the last, into a folder that does not exist yet; the result's numbers are the run's."""
+    import time
+
+    import course_utils.train_gpt as train_gpt
+
+    saved = []
+    real_save = train_gpt.save_checkpoint
+
+    def spy(path, model, optimizer, done, *rest):
+        saved.append(done)
+        return real_save(path, model, optimizer, done, *rest)
+
+    monkeypatch.setattr(train_gpt, "save_checkpoint", spy)
+    cfg = _cfg(
+        data_file,
+        tmp_path / "new" / "run",
+        steps=7,
+        log_interval=2,
+        eval_interval=3,
+        save_interval=3,
+        eval_tokens=64,  # fewer than the validation text holds
+    )
+    t0 = time.perf_counter()
+    result = train(cfg, show_progress=False)  # verbose by default: a line per log row
+    outer = time.perf_counter() - t0
+    assert saved == [3, 6, 7]
+    assert [r["step"] for r in result.history] == [2, 3, 4, 6, 7]
+    evaluated = [r["step"] for r in result.history if not math.isnan(r["val_loss"])]
+    assert evaluated == [3, 6, 7]
+    assert result.val_loss == result.history[-1]["val_loss"]
+    elapsed = [r["elapsed_s"] for r in result.history]
+    assert 0 < elapsed[0] and elapsed == sorted(elapsed) and elapsed[-1] <= outer
+    assert result.tokens_per_s >= 7 * cfg.batch_size * cfg.block_size / outer
+    out = capsys.readouterr().out
+    assert [line.split("|")[0].split() for line in out.splitlines() if line.startswith("step")] == [
+        ["step", str(s)] for s in (2, 3, 4, 6, 7)
+    ]
+    # the last row's validation loss is the final model's, on the first eval_tokens tokens
+    run = setup_run(replace(cfg, resume=True))
+    assert len(run.valid_data) > 2 * cfg.eval_tokens
+    want = train_gpt.evaluate(run.model, run.valid_data, cfg.block_size, cfg.eval_tokens)
+    assert result.val_loss == pytest.approx(want, rel=1e-6)
+    # a finished run resumed has nothing to train: it says so, its validation loss is measured
+    # afresh, and no tokens were processed; and it is quiet when asked
+    again = train(replace(cfg, resume=True), show_progress=False)
+    out = capsys.readouterr().out
+    assert "at step 7" in out and "nothing to do: the checkpoint is at step 7 >= steps 7" in out
+    assert again.val_loss == pytest.approx(want, rel=1e-6)
+    assert again.tokens_per_s == 0.0
+    train(replace(cfg, resume=True), show_progress=False, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_train_uses_the_texts_it_is_given(data_file, tmp_path):
+    """``texts`` replaces the config's data file: the vocabulary is built from those lines."""
+    rng = random.Random(1)
+    texts = [
+        "".join(rng.choice("abcdefgh ") for _ in range(rng.randint(30, 60))) for _ in range(80)
+    ]
+    cfg = _cfg(data_file, tmp_path / "run", steps=2)
+    result = train(cfg, texts, show_progress=False, verbose=False)
+    itos = result.tokenizer.itos
+    assert itos[0] == "<unk>" and set(itos[1:]) == set("abcdefgh \n")  # lines end with \n
+
+
+def test_evaluate_counts_the_last_predicted_token():
+    """n tokens hold n - 1 (input, next) pairs: 40 tokens make 9 windows of 4, not 10; a cap
+    above that changes nothing, and 41 tokens make 10."""
+    from course_utils.gpt import GPTConfig
+    from course_utils.train_gpt import evaluate
+
+    torch.manual_seed(0)
+    model = GPTConfig(vocab_size=11, block_size=4, n_layer=1, n_head=2, d_model=8).build()
+    data = torch.randint(0, 11, (41,))
+    with torch.no_grad():
+        nine = float(model(data[:36].view(9, 4), data[1:37].view(9, 4))[1])
+        ten = float(model(data[:40].view(10, 4), data[1:41].view(10, 4))[1])
+    assert evaluate(model, data[:40], 4) == pytest.approx(nine, rel=1e-6)
+    assert evaluate(model, data[:40], 4, max_tokens=1000) == pytest.approx(nine, rel=1e-6)
+    assert evaluate(model, data, 4, max_tokens=1000) == pytest.approx(ten, rel=1e-6)
+    assert evaluate(model, data, 4, max_tokens=39) == pytest.approx(nine, rel=1e-6)
+
+
+def test_lr_reaches_min_lr_one_step_after_warm_up(data_file, tmp_path):
+    cfg = _cfg(data_file, tmp_path, steps=3, warmup=2, lr=1e-2, min_lr=1e-3)
+    assert lr_at(2, cfg) == pytest.approx(1e-2, rel=1e-12)
+    assert lr_at(3, cfg) == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_save_state_makes_missing_folders(tmp_path):
+    from course_utils.train_gpt import read_state, save_state
+
+    path = tmp_path / "a" / "b" / "state.pt"
+    save_state({"x": torch.ones(2)}, path)
+    assert torch.equal(read_state(path, "a test file", "")["x"], torch.ones(2))
+
+
+def test_cli_samples_only_when_asked(data_file, tmp_path, monkeypatch):
+    import course_utils.train_gpt as train_gpt
+
+    asked = []
+    monkeypatch.setattr(train_gpt, "_print_sample", lambda result, n: asked.append(n))
+    flags = ["--data", data_file, "--steps", "1", "--n-layer", "1", "--d-model", "16"]
+    flags += ["--n-head", "2", "--block-size", "16", "--batch-size", "4", "--eval-tokens", "64"]
+    assert main([*flags, "--out-dir", str(tmp_path / "a")]) == 0
+    assert asked == []
+    assert main([*flags, "--out-dir", str(tmp_path / "b"), "--sample", "7"]) == 0
+    assert asked == [7]
