@@ -246,6 +246,7 @@ def run_mutmut(module: str, jobs: int) -> float:
 def rerun_survivors(module: str, jobs: int) -> float:
     """Run again, against the current tests, only the mutants that survived (or timed out in)
     the last run, and those it never reached (a run stopped part-way resumes this way).
+    Surviving message mutants are left as they are: they do not count in the score.
 
     The module itself must not have changed since that run (its mutants would be stale); the
     tests are copied afresh and mutmut collects its test-to-function map again, so that new
@@ -258,7 +259,12 @@ def rerun_survivors(module: str, jobs: int) -> float:
         raise SystemExit(f"course_utils/{module}.py changed since its last run: run it in full")
     # a timeout counts as killed, but a busy machine can cause one: those run again too
     again = ("survived", "no tests", "timeout", "not checked")
-    names = [n for n, m in found.items() if m["status"] in again]
+    # a message mutant does not count in the score: one that survived is not run again
+    names = [
+        n
+        for n, m in found.items()
+        if m["status"] in again and (m["category"] != "message" or m["status"] == "not checked")
+    ]
     if not names:
         return 0.0
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
