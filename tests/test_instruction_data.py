@@ -511,3 +511,27 @@ def test_cap_per_label_keeps_order():
     assert cap_per_label(items, 7, label=lambda p: p[1]) == items
     with pytest.raises(ValueError, match="per_label"):
         cap_per_label(items, 0, label=lambda p: p[1])
+
+
+def test_corpus_pools_built_afresh_equal_the_cached_ones(pools, monkeypatch):
+    """The cache only saves time: without it, the pools are built again from People's Daily
+    (tagged), the cleaned reviews and the corpus's idioms, and come out the same."""
+    monkeypatch.setenv("COURSE_NO_CACHE", "1")
+    fresh = corpus_pools()
+    assert fresh.keys() == pools.keys()
+    for key in fresh:
+        assert fresh[key] == pools[key], key
+
+
+def test_training_values_repeat_when_a_pool_is_smaller():
+    """932 idioms and 1,877 positive reviews are training queries: a training split larger
+    than that repeats them (held-out splits never do, see test_draw_and_draw_balanced)."""
+    pools = corpus_pools()
+    n_positive = sum(label == 1 for _, label in pools["reviews"][0])
+    n = 2 * n_positive + 2  # one more positive review than there are
+    data = build_instruction_set(n, 2, seed=0, tasks=["idiom", "sentiment"])
+    by = InstructionSet.by_task(data.train)
+    assert len(by["idiom"]) == len(by["sentiment"]) == n
+    assert len({e.value for e in by["idiom"]}) < n  # idioms asked more than once
+    positive = [e.value for e in by["sentiment"] if e.answer == SENTIMENT_NAMES[1]]
+    assert len(positive) == n // 2 and len(set(positive)) == n_positive
