@@ -801,3 +801,54 @@ def test_cli_samples_only_when_asked(data_file, tmp_path, monkeypatch):
     assert asked == []
     assert main([*flags, "--out-dir", str(tmp_path / "b"), "--sample", "7"]) == 0
     assert asked == [7]
+
+
+def test_prepare_data_takes_limit_and_valid_fraction(data_file, tmp_path):
+    """The first ``limit`` lines, split by ``split_texts`` with the config's validation share."""
+    from course_utils.corpora import split_texts
+
+    lines = Path(data_file).read_text(encoding="utf-8").splitlines()
+    tok, train_data, valid_data = prepare_data(
+        _cfg(data_file, tmp_path, limit=50, valid_fraction=0.3)
+    )
+    train_texts, valid_texts = split_texts(lines[:50], 0.3, seed=0)
+    assert len(train_texts) + len(valid_texts) == 50 and len(valid_texts) > 10
+    assert torch.equal(train_data, tok.encode_lines(train_texts))
+    assert torch.equal(valid_data, tok.encode_lines(valid_texts))
+
+
+def test_prepare_data_length_limits_are_exact(data_file, tmp_path):
+    """Training needs block_size + 2 characters (a window and its target, at any start the
+    sampler may draw), validation block_size + 1 (one window and its target)."""
+    from course_utils.corpora import split_texts
+
+    texts = Path(data_file).read_text(encoding="utf-8").splitlines()[:40]
+    train_texts, valid_texts = split_texts(texts, 0.9, seed=0)  # a short training split
+    n_train = len(CharTokenizer.from_texts(texts).encode_lines(train_texts))
+    n_valid = len(CharTokenizer.from_texts(texts).encode_lines(valid_texts))
+    assert n_train + 5 < n_valid
+    prepare_data(_cfg(data_file, tmp_path, block_size=n_train - 2, valid_fraction=0.9), texts)
+    with pytest.raises(ValueError, match=f"training split has {n_train} characters"):
+        prepare_data(_cfg(data_file, tmp_path, block_size=n_train - 1, valid_fraction=0.9), texts)
+    train_texts, valid_texts = split_texts(texts, 0.1, seed=0)  # a short validation split
+    n_valid = len(CharTokenizer.from_texts(texts).encode_lines(valid_texts))
+    prepare_data(_cfg(data_file, tmp_path, block_size=n_valid - 1, valid_fraction=0.1), texts)
+    with pytest.raises(ValueError, match=f"validation split has {n_valid} characters"):
+        prepare_data(_cfg(data_file, tmp_path, block_size=n_valid, valid_fraction=0.1), texts)
+
+
+def test_load_texts_reads_each_named_corpus():
+    from course_utils import corpora
+
+    assert load_texts("reviews", limit=5) == [t for t, _ in corpora.reviews()][:5]
+    assert load_texts("people_daily", limit=4) == corpora.people_daily_text(limit=4)
+    assert len(load_texts("people_daily", limit=4)) == 4
+
+
+def test_the_seed_sets_the_initial_weights(data_file, tmp_path):
+    def weights(seed, name):
+        return setup_run(_cfg(data_file, tmp_path / name, seed=seed)).model.state_dict()
+
+    a, b, c = weights(1, "a"), weights(1, "b"), weights(0, "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not any(torch.equal(a[k], c[k]) for k in a if k.endswith("weight") and a[k].dim() == 2)
