@@ -332,3 +332,15 @@ def test_shipped_biLM_is_its_commands_run():
     ppl = perplexity(model, valid, chars, words)
     assert ppl == pytest.approx(record["valid_perplexity"], rel=0.01)
     assert max(ppl) < 0.5 * record["unigram_perplexity"]
+
+
+def test_record_final_loss_is_the_mean_of_the_last_100_steps(monkeypatch):
+    import course_utils.train_elmo as train_elmo
+
+    losses = [float(i) for i in range(150)]
+    monkeypatch.setattr(train_elmo, "train_bilm", lambda *a, **k: list(losses))
+    cfg = ElmoTrainConfig(
+        steps=150, batch_size=8, hidden_dim=16, proj_dim=8, max_words=300, n_train=200, n_valid=40
+    )
+    *_, record = train_elmo.train(cfg, verbose=False)
+    assert record["final_loss"] == sum(losses[-100:]) / 100 and record["step"] == 150
