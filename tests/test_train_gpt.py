@@ -852,3 +852,43 @@ def test_the_seed_sets_the_initial_weights(data_file, tmp_path):
     a, b, c = weights(1, "a"), weights(1, "b"), weights(0, "c")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not any(torch.equal(a[k], c[k]) for k in a if k.endswith("weight") and a[k].dim() == 2)
+
+
+def test_model_config_carries_every_architecture_field():
+    cfg = TrainConfig(
+        block_size=24, n_layer=3, n_head=2, d_model=32, dropout=0.25, tie_weights=False
+    )
+    got = cfg.model_config(vocab_size=57)
+    want = (57, 24, 3, 2, 32, 0.25, False)
+    assert (
+        got.vocab_size,
+        got.block_size,
+        got.n_layer,
+        got.n_head,
+        got.d_model,
+        got.dropout,
+        got.tie_weights,
+    ) == want
+
+
+def test_print_sample_settings(capsys):
+    """``--sample N``: N characters after a line break, temperature 0.8, top-k 50, the global
+    generator (so the run's seed decides them)."""
+    from course_utils.train_gpt import TrainResult, _print_sample
+
+    calls = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def generate(self, idx, n, **kwargs):
+            calls.append((idx.tolist(), n, kwargs))
+            return torch.cat([idx, torch.full((1, n), 1, dtype=torch.long)], dim=1)
+
+    tok = CharTokenizer.from_texts(["ab", "ba"])
+    _print_sample(TrainResult(Recorder(), tok, [], 0.0, 0.0), 3)
+    newline = tok.encode("\n")
+    assert calls == [([newline], 3, {"temperature": 0.8, "top_k": 50, "generator": None})]
+    assert capsys.readouterr().out == tok.decode([1, 1, 1]) + "\n"
