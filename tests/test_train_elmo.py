@@ -200,12 +200,17 @@ def test_export_writes_fp16_weights_on_the_cpu(tmp_path):
 def test_config_rejects_bad_values(capsys):
     with pytest.raises(ValueError, match="steps"):
         ElmoTrainConfig(steps=0)
-    with pytest.raises(ValueError, match="lr"):
-        ElmoTrainConfig(lr=3)
+    for bad in (3, 3.0, 0.0, 1.0):  # an int, or a float outside (0, 1)
+        with pytest.raises(ValueError, match="lr"):
+            ElmoTrainConfig(lr=bad)
+    assert ElmoTrainConfig(lr=0.999).lr == 0.999
     with pytest.raises(TypeError, match="decay"):
         ElmoTrainConfig(decay="yes")
     with pytest.raises(ValueError, match="n_valid"):
         elmo_corpus(10**7)
+    n_sentences = sum(map(len, elmo_corpus(1000)))
+    with pytest.raises(ValueError, match="leaves no training sentences"):
+        elmo_corpus(n_sentences)  # every sentence held out
     assert main(["--export", "/dev/null", "--steps", "-1"]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith("error: ") and "steps" in captured.err and not captured.out

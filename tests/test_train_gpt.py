@@ -892,3 +892,34 @@ def test_print_sample_settings(capsys):
     newline = tok.encode("\n")
     assert calls == [([newline], 3, {"temperature": 0.8, "top_k": 50, "generator": None})]
     assert capsys.readouterr().out == tok.decode([1, 1, 1]) + "\n"
+
+
+def test_input_limits_at_their_exact_boundaries(tmp_path):
+    """Each guard refuses the first bad value and accepts the last good one."""
+    from course_utils.gpt import GPTConfig
+    from course_utils.train_gpt import evaluate
+
+    # eval_tokens: 0 (all) or at least one window
+    TrainConfig(block_size=16, eval_tokens=16)
+    TrainConfig(block_size=16, eval_tokens=0)
+    for bad in (1, 15):
+        with pytest.raises(ValueError, match="eval_tokens"):
+            TrainConfig(block_size=16, eval_tokens=bad)
+    # a data file needs 2 non-empty lines
+    two, one = tmp_path / "two.txt", tmp_path / "one.txt"
+    two.write_text("甲乙\n丙丁\n", encoding="utf-8")
+    one.write_text("甲乙\n\n", encoding="utf-8")
+    assert load_texts(str(two)) == ["甲乙", "丙丁"]
+    with pytest.raises(ValueError, match="fewer than 2 non-empty lines"):
+        load_texts(str(one))
+    # a batch needs block_size + 2 tokens (a window and its target at two or more starts)
+    x, y = get_batch(torch.arange(6), 4, 2, seed=0, step=0)
+    assert x.shape == y.shape == (2, 4)
+    with pytest.raises(ValueError):
+        get_batch(torch.arange(5), 4, 2, seed=0, step=0)
+    # evaluation: exactly one window is enough
+    torch.manual_seed(0)
+    model = GPTConfig(vocab_size=7, block_size=4, n_layer=1, n_head=2, d_model=8).build()
+    assert math.isfinite(evaluate(model, torch.arange(5) % 7, 4))
+    with pytest.raises(ValueError, match="need more than block_size"):
+        evaluate(model, torch.arange(4), 4)
