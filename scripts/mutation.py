@@ -243,6 +243,18 @@ def run_mutmut(module: str, jobs: int) -> float:
     return time.perf_counter() - t0
 
 
+def to_rerun(found: dict) -> list[str]:
+    """The mutants ``--survivors`` runs again: survivors, those without a test, timeouts (a
+    busy machine can cause one) and those a stopped run never reached; but not a surviving
+    message mutant, which does not count in the score."""
+    again = ("survived", "no tests", "timeout", "not checked")
+    return [
+        name
+        for name, m in found.items()
+        if m["status"] in again and (m["category"] != "message" or m["status"] == "not checked")
+    ]
+
+
 def rerun_survivors(module: str, jobs: int) -> float:
     """Run again, against the current tests, only the mutants that survived (or timed out in)
     the last run, and those it never reached (a run stopped part-way resumes this way).
@@ -257,14 +269,7 @@ def rerun_survivors(module: str, jobs: int) -> float:
     source = undecorate_no_grad((ROOT / "course_utils" / f"{module}.py").read_text("utf-8"))
     if source != (work / "course_utils" / f"{module}.py").read_text("utf-8"):
         raise SystemExit(f"course_utils/{module}.py changed since its last run: run it in full")
-    # a timeout counts as killed, but a busy machine can cause one: those run again too
-    again = ("survived", "no tests", "timeout", "not checked")
-    # a message mutant does not count in the score: one that survived is not run again
-    names = [
-        n
-        for n, m in found.items()
-        if m["status"] in again and (m["category"] != "message" or m["status"] == "not checked")
-    ]
+    names = to_rerun(found)
     if not names:
         return 0.0
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")

@@ -96,3 +96,23 @@ def test_classify_labels_of_output_as_messages():
     assert mutation.classify(diff(["x = f(a, dim=-1)"], ["x = f(a, )"]), set()) == "formula"
     assert mutation.classify(diff(["    min_count=min_count,"], []), set()) == "formula"
     assert mutation.classify(diff(['    helper="x",'], []), set()) == "formula"
+
+
+def test_survivors_rerun_selection():
+    found = {
+        f"{status}/{category}": {"status": status, "category": category}
+        for status in ("killed", "timeout", "survived", "no tests", "not checked")
+        for category in ("formula", "input-check", "message")
+    }
+    assert sorted(mutation.to_rerun(found)) == sorted(
+        [
+            *(
+                f"{s}/{c}"
+                for s in ("timeout", "survived", "no tests")
+                for c in ("formula", "input-check")
+            ),
+            "not checked/formula",
+            "not checked/input-check",
+            "not checked/message",
+        ]
+    )
